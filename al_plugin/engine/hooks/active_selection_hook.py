@@ -1,0 +1,223 @@
+"""After a cycle: score the unlabeled pool, select, hand it to the splitter."""
+import copy
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+from mmengine.dist import all_gather_object, get_dist_info, is_main_process
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.runner.utils import set_random_seed
+from mmengine.utils import ProgressBar
+from mmdet.registry import DATASETS, HOOKS
+
+from al_plugin.datasets import ActiveSubset
+from al_plugin.registry import STRATEGIES
+
+# per-image output name -> the model method computing it from
+# (batch_inputs, batch_data_samples, **scorer_cfg); returns Tensor (N, ...)
+OUTPUT_METHODS = {
+    'instance_uncertainty': 'predict_uncertainty',
+}
+
+
+@HOOKS.register_module()
+class ActiveSelectionHook(Hook):
+    """Select the next images to label at the custom hook point
+    ``after_cycle`` of :class:`ActiveLearningLoop`.
+
+    1. Build the strategy and ask it which per-image outputs it needs.
+    2. Score the unlabeled pool in one batched forward pass without NMS or
+       box decoding (test pipeline), sharded over the ranks by the sampler and
+       gathered back in global index order (padding removed).
+    3. ``strategy.select`` -> positions; ``splitter.commit(cycle + 1, ...)``
+       writes ``X_L_<c+1>.npy``, ``X_U_<c+1>.npy``, ``cycle<c+1>/`` and
+       ``selection_<c+1>.json`` (rank 0, atomic).
+
+    The random seed is reset to the experiment's seed before selecting, as in
+    the reference; strategies with random picks get ``seed + cycle``.
+
+    Args:
+        strategy (dict): Config of a ``STRATEGIES`` entry.
+        dataloader (dict, optional): Loader config over the whole pool with
+            the TEST pipeline: the same images, in the same order, as the
+            train dataloader's dataset. Defaults to None: the config's
+            ``train_dataloader`` with every dataset's pipeline replaced by
+            ``val_dataloader``'s, and ``val_dataloader``'s batch size and
+            workers.
+        scorer_cfg (dict): Keyword arguments for the model's output methods,
+            e.g. ``dict(k=10000)`` for MI-AOD's top-k mean.
+        select_after_last (bool): Also select after the last cycle (what
+            to label next once the experiment ends). Defaults to False, as
+            the reference.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self,
+                 strategy: dict,
+                 dataloader: Optional[dict] = None,
+                 scorer_cfg: Optional[dict] = None,
+                 select_after_last: bool = False) -> None:
+        self.strategy = STRATEGIES.build(strategy)
+        self.dataloader_cfg = copy.deepcopy(dataloader)
+        self.scorer_cfg = scorer_cfg or {}
+        self.select_after_last = select_after_last
+        unknown = [r for r in self.strategy.requires if r not in OUTPUT_METHODS]
+        if unknown:
+            raise KeyError(f'{self.strategy.name} requires outputs {unknown} '
+                           f'that no scorer computes; known: '
+                           f'{sorted(OUTPUT_METHODS)}')
+        self._scoring_dataset = None
+
+    def before_run(self, runner) -> None:
+        runner.message_hub.update_info('al_strategy', self.strategy.name)
+
+    def after_cycle(self, runner, cycle: int, last: bool = False) -> None:
+        loop = runner.train_loop
+        splitter = loop.splitter
+        if last and not self.select_after_last:
+            return
+        pool = np.asarray(splitter.pool_indices(), dtype=np.int64)
+        budget = min(splitter.budget(cycle + 1), len(pool))
+        if budget <= 0:
+            runner.logger.info(f'cycle {cycle}: the pool is exhausted, '
+                               'nothing to select')
+            return
+        set_random_seed(runner.seed)
+        outputs = self.score_pool(runner, pool)
+        self.strategy.seed = runner.seed + cycle
+        chosen, scores = self.strategy.select(outputs, budget, len(pool))
+        selected = pool[chosen]
+        runner.logger.info(
+            f'cycle {cycle}: {self.strategy.name} selected {len(selected)} '
+            f'of {len(pool)} pool images')
+        splitter.commit(
+            cycle + 1,
+            selected.tolist(),
+            scores=None if scores is None else scores[chosen].tolist(),
+            strategy=self.strategy.name)
+
+    # -- scoring ------------------------------------------------------------
+    def score_pool(self, runner, pool: np.ndarray) -> Dict[str, np.ndarray]:
+        """Compute the strategy's outputs for every pool image.
+
+        Returns:
+            dict[str, np.ndarray]: each ``(len(pool), ...)``, row i belongs
+            to global index ``pool[i]``.
+        """
+        if not self.strategy.requires:
+            return {}
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        loader = runner.build_dataloader(
+            self._loader_cfg(runner, pool), seed=runner.seed)
+        rank, world_size = get_dist_info()
+        bar = ProgressBar(len(loader)) if is_main_process() else None
+        indices: List[np.ndarray] = []
+        results: Dict[str, List[np.ndarray]] = {
+            k: []
+            for k in self.strategy.requires
+        }
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            for data in loader:
+                data = model.data_preprocessor(data, False)
+                samples = data['data_samples']
+                indices.append(
+                    np.array([s.metainfo['al_index'] for s in samples]))
+                for name in self.strategy.requires:
+                    method = getattr(model, OUTPUT_METHODS[name])
+                    out = method(data['inputs'], samples, **self.scorer_cfg)
+                    results[name].append(out.detach().cpu().numpy())
+                if bar is not None:
+                    bar.update()
+        model.train(was_training)
+        if bar is not None:
+            bar.file.write('\n')
+        local = (np.concatenate(indices) if indices else np.zeros(0, int),
+                 {k: np.concatenate(v) if v else np.zeros(0)
+                  for k, v in results.items()})
+        shards = all_gather_object(local) if world_size > 1 else [local]
+        return _merge_shards(shards, pool)
+
+    def _loader_cfg(self, runner, pool):
+        if self.dataloader_cfg is None:
+            self.dataloader_cfg = pool_loader_cfg_from(runner.cfg)
+        if self._scoring_dataset is None:
+            dataset_cfg = self.dataloader_cfg['dataset']
+            dataset = DATASETS.build(dataset_cfg) if isinstance(
+                dataset_cfg, dict) else dataset_cfg
+            if hasattr(dataset, 'full_init'):
+                dataset.full_init()
+            pool_size = len(runner.train_loop.pool)
+            if len(dataset) != pool_size:
+                raise ValueError(
+                    f'ActiveSelectionHook.dataloader.dataset has '
+                    f'{len(dataset)} images but the training pool has '
+                    f'{pool_size}: both must list the same images in the '
+                    'same order')
+            self._scoring_dataset = dataset
+        cfg = copy.deepcopy({
+            k: v
+            for k, v in self.dataloader_cfg.items() if k != 'dataset'
+        })
+        cfg['dataset'] = ActiveSubset(
+            self._scoring_dataset, pool.tolist(), unlabeled=True)
+        cfg.setdefault('sampler', dict(type='DefaultSampler', shuffle=False))
+        return cfg
+
+
+def pool_loader_cfg_from(cfg) -> dict:
+    """The train dataloader's pool with the val pipeline and loader settings.
+
+    Args:
+        cfg (Config): An experiment config with ``train_dataloader`` and
+            ``val_dataloader``.
+
+    Returns:
+        dict: A dataloader config for scoring the pool.
+    """
+    val = cfg.val_dataloader
+    pipeline = val['dataset']['pipeline']
+
+    def with_test_pipeline(dataset: dict) -> dict:
+        dataset = dict(dataset)
+        if 'datasets' in dataset:  # ConcatDataset
+            dataset['datasets'] = [
+                with_test_pipeline(d) for d in dataset['datasets']
+            ]
+        elif 'dataset' in dataset:  # other wrappers
+            dataset['dataset'] = with_test_pipeline(dataset['dataset'])
+        else:
+            dataset['pipeline'] = copy.deepcopy(pipeline)
+        return dataset
+
+    return dict(
+        batch_size=val.get('batch_size', 1),
+        num_workers=val.get('num_workers', 0),
+        persistent_workers=False,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        dataset=with_test_pipeline(cfg.train_dataloader['dataset']))
+
+
+def _merge_shards(shards, pool: np.ndarray) -> Dict[str, np.ndarray]:
+    """Put the ranks' rows back in pool order, dropping sampler padding."""
+    index = np.concatenate([s[0] for s in shards])
+    position = np.searchsorted(pool, index)
+    if np.any(position >= len(pool)) or np.any(
+            pool[np.minimum(position, len(pool) - 1)] != index):
+        raise RuntimeError('scored an image that is not in the pool')
+    merged = {}
+    for name in shards[0][1]:
+        rows = np.concatenate([s[1][name] for s in shards])
+        out = np.empty((len(pool), ) + rows.shape[1:], dtype=rows.dtype)
+        seen = np.zeros(len(pool), dtype=bool)
+        out[position] = rows  # padded duplicates write identical rows
+        seen[position] = True
+        if not seen.all():
+            missing = pool[~seen][:5].tolist()
+            raise RuntimeError(f'pool images were not scored: {missing}...')
+        merged[name] = out
+    return merged

@@ -1,0 +1,407 @@
+"""The training loop that runs a whole active-learning experiment.
+
+``runner.train()`` with this loop as ``train_cfg`` runs every cycle: train on
+the labeled set, evaluate, then call the custom hook point ``after_cycle``,
+where the selection hook scores the pool and hands the chosen images to the
+splitter.  It reads like mmengine's ``EpochBasedTrainLoop``: ``run`` ->
+``run_cycle`` -> one ``run_<phase>_epoch`` method per phase -> ``run_iter``,
+with the standard hook points at the standard places.
+"""
+import copy
+import json
+import os
+import os.path as osp
+from typing import Dict, List, NamedTuple, Optional, Sequence, Union
+
+import torch
+from mmengine.dist import barrier, is_main_process
+from mmengine.model import is_model_wrapper
+from mmengine.runner import BaseLoop
+from mmengine.runner.utils import set_random_seed
+from torch.utils.data import DataLoader
+from mmdet.registry import LOOPS
+
+from al_plugin.datasets import ActiveSubset
+from al_plugin.registry import SPLITTERS
+from al_plugin.utils import atomic_write_json
+
+INITIAL_WEIGHTS = 'al_initial_weights.pth'
+RESULTS_FILE = 'results.json'
+
+
+class EpochSpec(NamedTuple):
+    """One runner epoch of a cycle's plan."""
+    phase: str  # 'label', 'min' or 'max'
+    lr_factor: float
+
+
+@LOOPS.register_module()
+class ActiveLearningLoop(BaseLoop):
+    """Cycles of (re-initialise, train on X_L, evaluate, select).
+
+    Every cycle starts from the same initial weights (saved once to
+    ``work_dir/al_initial_weights.pth``) and from the same random seed, so a
+    cycle is reproducible from its start; every epoch is re-seeded with
+    ``seed + epoch index``, so a run resumed at an epoch boundary continues
+    as the uninterrupted one would.
+
+    The loop owns the learning rate (the config's ``param_scheduler`` must be
+    empty): ``lr = base_lr * lr_factor`` per epoch, with an optional linear
+    warm-up restarted at every phase.  Each phase starts with fresh optimizer
+    state (momentum) and trains only its parameters; parameters frozen by the
+    config (e.g. ``frozen_stages``) stay frozen.
+
+    Args:
+        runner (Runner): The runner.
+        dataloader (dict | DataLoader): The train dataloader config. Its
+            dataset is the whole pool (global index = position in it); its
+            loader settings (batch size, workers, sampler, collate) are used
+            for the per-cycle labeled loader.
+        splitter (dict): Config of the active-dataset splitter
+            (``SPLITTERS``).
+        cycles (int | Sequence[int]): The cycles to run, e.g. ``[0, ..., 6]``
+            or ``7``.
+        epochs (int): Label-training epochs per cycle. Defaults to 12.
+        X_L_repeat (int): Passes over X_L in one epoch. Defaults to 1.
+        lr_decay_epochs (Sequence[int]): Epoch indices (within a cycle) from
+            which the lr is multiplied by ``lr_decay``. Defaults to ().
+        lr_decay (float): Decay factor. Defaults to 0.1.
+        warmup_iters (int): Linear warm-up iterations, restarted at the start
+            of every phase. Defaults to 0.
+        warmup_ratio (float): Warm-up start factor. Defaults to 0.001.
+    """
+
+    def __init__(self,
+                 runner,
+                 dataloader: Union[DataLoader, Dict],
+                 splitter: dict,
+                 cycles: Union[int, Sequence[int]],
+                 epochs: int = 12,
+                 X_L_repeat: int = 1,
+                 lr_decay_epochs: Sequence[int] = (),
+                 lr_decay: float = 0.1,
+                 warmup_iters: int = 0,
+                 warmup_ratio: float = 0.001) -> None:
+        self._loader_cfg = copy.deepcopy(dataloader)
+        super().__init__(runner, dataloader)
+        self.pool = self.dataloader.dataset
+        self.cycles = list(range(cycles)) if isinstance(cycles, int) \
+            else list(cycles)
+        if not self.cycles or self.cycles != list(
+                range(self.cycles[0], self.cycles[0] + len(self.cycles))):
+            raise ValueError(f'train_cfg.cycles must be consecutive '
+                             f'integers, got {cycles}')
+        self.epochs = epochs
+        self.X_L_repeat = X_L_repeat
+        self.lr_decay_epochs = tuple(lr_decay_epochs)
+        self.lr_decay = lr_decay
+        self.warmup_iters = warmup_iters
+        self.warmup_ratio = warmup_ratio
+        self.plan = self.build_plan()
+
+        self.splitter = SPLITTERS.build(splitter)
+        self.splitter.setup(self.pool, runner.work_dir)
+
+        # progress, all of it in state_dict()
+        self.cycle = self.cycles[0]
+        self.epoch_in_cycle = 0
+        self.evaluated = False
+        self.results: List[dict] = []
+        self.base_lrs: Optional[List[float]] = None
+        self._epoch = 0
+        self._iter = 0
+        self.stop_training = False
+
+        self.labeled_loader: Optional[DataLoader] = None
+        self._phase_iter = 0
+
+    # -- the plan ---------------------------------------------------------
+    def build_plan(self) -> List[EpochSpec]:
+        """Return the runner epochs of one cycle, in order."""
+        return [
+            EpochSpec('label', self._lr_factor(i)) for i in range(self.epochs)
+        ]
+
+    def _lr_factor(self, epoch_in_cycle: int) -> float:
+        steps = sum(epoch_in_cycle >= e for e in self.lr_decay_epochs)
+        return self.lr_decay**steps
+
+    # -- properties mmengine's hooks and log processor read ---------------
+    @property
+    def max_epochs(self) -> int:
+        return len(self.cycles) * len(self.plan)
+
+    @property
+    def max_iters(self) -> int:
+        """Estimated iterations of the whole experiment (for the ETA)."""
+        batch = self._loader_cfg.get('batch_size', 1) \
+            if isinstance(self._loader_cfg, dict) else 1
+        labeled = len(self.splitter.labeled_indices())
+        left = self.cycles[-1] - self.cycle + 1
+        total = self._iter
+        for k in range(left):
+            n = min(labeled + k * self.splitter.budget(),
+                    self.splitter.pool_size)
+            epochs = len(self.plan) - (self.epoch_in_cycle if k == 0 else 0)
+            total += epochs * -(-n * self.X_L_repeat // batch)
+        return total
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    @property
+    def iter(self) -> int:
+        return self._iter
+
+    @property
+    def model(self):
+        """The model without its DDP wrapper."""
+        model = self.runner.model
+        return model.module if is_model_wrapper(model) else model
+
+    # -- run ----------------------------------------------------------------
+    def run(self) -> torch.nn.Module:
+        """Run every remaining cycle of the experiment."""
+        if self.runner.param_schedulers:
+            raise ValueError(
+                'ActiveLearningLoop owns the learning rate schedule: set '
+                '`param_scheduler = []` in the config')
+        self.runner.call_hook('before_train')
+        self.prepare()
+        while self.cycle <= self.cycles[-1] and not self.stop_training:
+            self.run_cycle()
+        self.runner.call_hook('after_train')
+        return self.runner.model
+
+    def prepare(self) -> None:
+        """Record what every cycle starts from: the initial weights (saved
+        once, loaded on resume), the base learning rates and which
+        parameters the config lets train."""
+        self._prepare_initial_weights()
+        if self.base_lrs is None:
+            self.base_lrs = [
+                g['lr'] for g in self.runner.optim_wrapper.param_groups
+            ]
+        self._base_trainable = {
+            n: p.requires_grad
+            for n, p in self.model.named_parameters()
+        }
+
+    def run_cycle(self) -> None:
+        """Train, evaluate and select for ``self.cycle``."""
+        cycle = self.cycle
+        if self.epoch_in_cycle == 0:
+            self._reset_model()
+        self.build_cycle_loaders()
+        self.runner.logger.info(
+            f'cycle {cycle}: {len(self.splitter.labeled_indices())} labeled, '
+            f'{len(self.splitter.pool_indices())} in the pool')
+        while self.epoch_in_cycle < len(self.plan) and not self.stop_training:
+            self.run_epoch()
+        if self.stop_training:
+            return
+        if not self.evaluated:
+            self.evaluate()
+        if self.splitter.cycle <= cycle:  # not selected yet
+            self.runner.call_hook(
+                'after_cycle', cycle=cycle, last=cycle == self.cycles[-1])
+            self._save_cycle_checkpoint()
+        self.cycle += 1
+        self.epoch_in_cycle = 0
+        self.evaluated = False
+
+    def build_cycle_loaders(self) -> None:
+        """Build the labeled loader over X_L of the current cycle."""
+        self.labeled_loader = self._build_subset_loader(
+            self.splitter.labeled_indices(), self.X_L_repeat, unlabeled=False)
+        # mmengine's log processor and hooks read `train_dataloader`
+        self.dataloader = self.labeled_loader
+
+    def _build_subset_loader(self, indices, repeat, unlabeled):
+        cfg = copy.deepcopy(self._loader_cfg)
+        cfg['dataset'] = ActiveSubset(
+            self.pool, list(indices) * repeat, unlabeled=unlabeled)
+        return self.runner.build_dataloader(cfg, seed=self.runner.seed)
+
+    def run_epoch(self) -> None:
+        """Run the next epoch of the plan with its phase method."""
+        spec = self.plan[self.epoch_in_cycle]
+        set_random_seed(self.runner.seed + self.epoch_in_cycle)
+        self._enter_phase(spec)
+        self.runner.call_hook('before_train_epoch')
+        self.runner.model.train()
+        getattr(self, f'run_{spec.phase}_epoch')()
+        self.epoch_in_cycle += 1
+        self.runner.call_hook('after_train_epoch')
+        self._epoch += 1
+
+    def run_label_epoch(self) -> None:
+        """One pass over the labeled loader; all parameters train."""
+        self._set_sampler_epoch(self.labeled_loader)
+        for idx, data_batch in enumerate(self.labeled_loader):
+            self.run_iter(idx, data_batch)
+
+    def run_iter(self, idx: int, data_batch: dict) -> None:
+        """One optimizer step on one batch, between the iteration hooks."""
+        self.runner.call_hook(
+            'before_train_iter', batch_idx=idx, data_batch=data_batch)
+        outputs = self.train_step(data_batch)
+        self.runner.call_hook(
+            'after_train_iter',
+            batch_idx=idx,
+            data_batch=data_batch,
+            outputs=outputs)
+        self._iter += 1
+
+    def train_step(self, data_batch: dict) -> dict:
+        """Forward, backward and step, with the warm-up lr applied."""
+        self._apply_lr()
+        self._phase_iter += 1
+        return self.runner.model.train_step(
+            data_batch, optim_wrapper=self.runner.optim_wrapper)
+
+    def evaluate(self) -> None:
+        """Evaluate the cycle's model and append to ``results.json``."""
+        metrics = {}
+        if self.runner.val_loop is not None:
+            metrics = self.runner.val_loop.run() or {}
+        self.results.append(
+            dict(
+                cycle=self.cycle,
+                num_labeled=len(self.splitter.labeled_indices()),
+                num_pool=len(self.splitter.pool_indices()),
+                strategy=self.runner.message_hub.get_info('al_strategy'),
+                metrics={k: _to_float(v)
+                         for k, v in metrics.items()}))
+        self.evaluated = True
+        self.runner.logger.info(
+            f'cycle {self.cycle} done: {self.results[-1]["num_labeled"]} '
+            f'labeled, ' + ', '.join(f'{k}: {v:.4f}' for k, v in
+                                     self.results[-1]['metrics'].items()
+                                     if isinstance(v, float)))
+        if is_main_process():
+            atomic_write_json(
+                osp.join(self.runner.work_dir, RESULTS_FILE), self.results)
+        barrier()
+
+    # -- phases -------------------------------------------------------------
+    def trainable(self, phase: str, name: str) -> bool:
+        """Whether parameter ``name`` trains in ``phase`` (before the
+        config's own freezing is applied)."""
+        return True
+
+    def _enter_phase(self, spec: EpochSpec) -> None:
+        """Set lr, trainable parameters and, at a phase start, optimizer
+        state for the epoch ``spec``."""
+        k = self.epoch_in_cycle
+        phase_start = k == 0 or self.plan[k - 1].phase != spec.phase
+        for name, param in self.model.named_parameters():
+            param.requires_grad_(self._base_trainable[name]
+                                 and self.trainable(spec.phase, name))
+        self.model.zero_grad(set_to_none=True)
+        if phase_start:
+            # a fresh optimizer over the phase's parameters: SGD skips
+            # parameters whose grad is None (no decay, no momentum)
+            self.runner.optim_wrapper.optimizer.state.clear()
+            self._phase_iter = 0
+        self._lr_factor_now = spec.lr_factor
+        self.runner.message_hub.update_info('al_cycle', self.cycle)
+        self.runner.message_hub.update_info('al_phase', spec.phase)
+        self._apply_lr()
+
+    def _apply_lr(self) -> None:
+        factor = self._lr_factor_now
+        if self.warmup_iters and self._phase_iter < self.warmup_iters:
+            ratio = self._phase_iter / self.warmup_iters
+            factor *= self.warmup_ratio + (1 - self.warmup_ratio) * ratio
+        for group, base in zip(self.runner.optim_wrapper.param_groups,
+                               self.base_lrs):
+            group['lr'] = base * factor
+
+    def _set_sampler_epoch(self, loader: DataLoader) -> None:
+        sampler = getattr(loader, 'sampler', None)
+        if hasattr(sampler, 'set_epoch'):
+            sampler.set_epoch(self.epoch_in_cycle)
+
+    # -- weights --------------------------------------------------------------
+    def _prepare_initial_weights(self) -> None:
+        """Save the initial weights once (rank 0) or load them on resume."""
+        path = osp.join(self.runner.work_dir, INITIAL_WEIGHTS)
+        if osp.exists(path):
+            self._initial_state = torch.load(
+                path, map_location='cpu', weights_only=True)
+            return
+        if self.epoch_in_cycle or self.cycle != self.cycles[0]:
+            raise FileNotFoundError(
+                f'{path} is missing: it holds the weights every cycle '
+                'starts from and cannot be re-created mid-experiment')
+        self._initial_state = {
+            k: v.detach().cpu().clone()
+            for k, v in self.model.state_dict().items()
+        }
+        if is_main_process():
+            tmp = f'{path}.tmp-{os.getpid()}'
+            torch.save(self._initial_state, tmp)
+            os.replace(tmp, path)
+        barrier()
+
+    def _reset_model(self) -> None:
+        """Start the cycle from the initial weights and the base seed."""
+        set_random_seed(self.runner.seed)
+        self.model.load_state_dict(self._initial_state)
+        self.runner.optim_wrapper.optimizer.state.clear()
+
+    def _save_cycle_checkpoint(self) -> None:
+        """Checkpoint after a cycle's selection, so that a resumed run never
+        repeats or loses it; ``last_checkpoint`` points to it."""
+        filename = f'cycle_{self.cycle}.pth'
+        self.runner.save_checkpoint(
+            self.runner.work_dir,
+            filename,
+            meta=dict(epoch=self._epoch, iter=self._iter))
+        if is_main_process():
+            path = osp.join(self.runner.work_dir, 'last_checkpoint')
+            tmp = f'{path}.tmp-{os.getpid()}'
+            with open(tmp, 'w') as f:
+                f.write(osp.join(self.runner.work_dir, filename))
+            os.replace(tmp, path)
+        barrier()
+
+    # -- state ----------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Progress of the experiment, in plain types (``weights_only``)."""
+        return dict(
+            cycle=self.cycle,
+            epoch_in_cycle=self.epoch_in_cycle,
+            evaluated=self.evaluated,
+            epoch=self._epoch,
+            iter=self._iter,
+            base_lrs=self.base_lrs,
+            results=json.loads(json.dumps(self.results)),
+            plan=[list(s) for s in self.plan],
+            splitter=self.splitter.state_dict())
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue the experiment recorded by :meth:`state_dict`."""
+        plan = [list(s) for s in self.plan]
+        if state['plan'] != plan:
+            raise ValueError(
+                'the checkpoint was written with another cycle schedule '
+                '(train_cfg epochs / epoch_ratio / lr decay): '
+                f'{state["plan"]} != {plan}')
+        self.splitter.load_state_dict(state['splitter'])
+        self.cycle = state['cycle']
+        self.epoch_in_cycle = state['epoch_in_cycle']
+        self.evaluated = state['evaluated']
+        self._epoch = state['epoch']
+        self._iter = state['iter']
+        self.base_lrs = state['base_lrs']
+        self.results = state['results']
+
+
+def _to_float(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value

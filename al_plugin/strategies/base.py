@@ -1,0 +1,81 @@
+"""The selection interface every strategy implements."""
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+
+
+class BaseStrategy:
+    """Pick the images to label next from per-image outputs of the pool.
+
+    A strategy is a pure function of arrays: it declares in ``requires`` which
+    per-image outputs it needs (the scorer computes exactly those in one pass
+    over the pool), scores the images with :meth:`score` (higher = more worth
+    labeling) and :meth:`select` returns the positions of the chosen ones.
+
+    Args:
+        random_fraction (float): Fraction of the budget picked uniformly at
+            random from the not-chosen rest (exploration). Defaults to 0.
+        seed (int): Seed of the random picks. Defaults to 0.
+    """
+
+    #: names of the per-image outputs :meth:`score` reads
+    requires: Tuple[str, ...] = ()
+
+    def __init__(self, random_fraction: float = 0.0, seed: int = 0) -> None:
+        if not 0.0 <= random_fraction <= 1.0:
+            raise ValueError(
+                f'random_fraction must be in [0, 1], got {random_fraction}')
+        self.random_fraction = random_fraction
+        self.seed = seed
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def score(self, outputs: Dict[str, np.ndarray]) -> Optional[np.ndarray]:
+        """Per-image informativeness, shape ``(N,)``; None = no ranking."""
+        raise NotImplementedError
+
+    def select(self, outputs: Dict[str, np.ndarray], budget: int,
+               num_images: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """Choose ``min(budget, num_images)`` images.
+
+        Args:
+            outputs (dict[str, np.ndarray]): The outputs named in
+                ``requires``, each with the pool's images along axis 0.
+            budget (int): How many to choose.
+            num_images (int): Pool size N.
+
+        Returns:
+            tuple: positions into the pool ``(budget,)`` int64, in the order
+            chosen, and the scores ``(N,)`` (or None).
+        """
+        missing = [k for k in self.requires if k not in outputs]
+        if missing:
+            raise KeyError(f'{self.name} needs outputs {missing}')
+        budget = min(int(budget), num_images)
+        scores = self.score(outputs) if self.requires else None
+        num_random = int(round(budget * self.random_fraction))
+        chosen = self.rank(scores, num_images, budget - num_random)
+        if num_random:
+            rest = np.setdiff1d(np.arange(num_images), chosen)
+            rng = np.random.default_rng(self.seed)
+            chosen = np.concatenate(
+                [chosen, rng.choice(rest, num_random, replace=False)])
+        return chosen.astype(np.int64), scores
+
+    def rank(self, scores: Optional[np.ndarray], num_images: int,
+             budget: int) -> np.ndarray:
+        """The ``budget`` highest scores, ties broken by position."""
+        if budget <= 0:
+            return np.zeros(0, dtype=np.int64)
+        if scores is None:
+            raise NotImplementedError(f'{self.name} has no ranking')
+        scores = np.asarray(scores, dtype=np.float64)
+        if scores.shape != (num_images, ):
+            raise ValueError(f'{self.name}.score returned shape '
+                             f'{scores.shape}, expected ({num_images},)')
+        # stable: equal scores keep pool order; NaN ranks last
+        keys = np.where(np.isnan(scores), -np.inf, scores)
+        order = np.argsort(-keys, kind='stable')
+        return order[:budget]

@@ -1,0 +1,35 @@
+"""Small helpers shared by the package: atomic file writes."""
+import json
+import os
+import os.path as osp
+import tempfile
+from contextlib import contextmanager
+from typing import Any
+
+
+@contextmanager
+def atomic_open(path: str, mode: str = 'w'):
+    """Open a temporary file beside ``path``; rename it onto ``path`` only
+    when the block ends without error (nothing half-written is ever seen).
+    """
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        dir=folder, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_write_json(path: str, obj: Any, **kwargs) -> None:
+    """``json.dump`` to ``path`` atomically (indent 2 by default)."""
+    kwargs.setdefault('indent', 2)
+    with atomic_open(path, 'w') as f:
+        json.dump(obj, f, **kwargs)

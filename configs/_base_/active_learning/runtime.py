@@ -1,0 +1,15 @@
+# Runtime of an active-learning experiment: mmdet's default runtime plus the
+# loop's state in checkpoints, cycle/phase in log lines, and DDP settings
+# for phases that train only part of the model.
+_base_ = '../default_runtime.py'
+
+default_hooks = dict(
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2),
+    al_state=dict(type='ActiveLearningStateHook'))
+log_processor = dict(type='ActiveLearningLogProcessor', by_epoch=True)
+# The min/max phases freeze parameters and the unlabeled step leaves the
+# regression and MIL branches out of the graph.
+find_unused_parameters = True
+# The loop owns the lr schedule (per phase, see the loop's docstring).
+param_scheduler = []
+randomness = dict(seed=666)  # the reference's seed, reset every cycle

@@ -1,0 +1,28 @@
+# SGD for the tiny CPU models: lr 0.01 and grad-norm clipping at 10 make the
+# randomly initialised model learn within a few thousand iterations.
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0005),
+    clip_grad=dict(max_norm=10, norm_type=2))
+
+max_epochs = 12
+train_cfg = dict(
+    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=4)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+param_scheduler = [
+    dict(
+        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
+        end=200),
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=max_epochs,
+        by_epoch=True,
+        milestones=[9, 11],
+        gamma=0.1)
+]
+
+# lr above is for 8 images in total; `--auto-scale-lr` rescales it.
+auto_scale_lr = dict(enable=False, base_batch_size=8)

@@ -1,0 +1,27 @@
+# MI-AOD on the built-in digits set, sized for a CPU (`make demo`): the tiny
+# RetinaNet of configs/retinanet_digits.py with the MI-AOD head, 3 cycles.
+# The reference schedule (configs/miaod_voc0712.py) with fewer repeats, and
+# lr 0.01 + grad clipping so that the randomly initialised tiny model learns
+# within cycle 0 (it has no ImageNet weights to start from).
+_base_ = [
+    './_base_/models/retinanet_tiny.py',
+    './_base_/datasets/digits_voc.py',
+    './_base_/active_learning/miaod_cycle.py',
+    './_base_/active_learning/runtime.py',
+]
+
+model = dict(
+    type='MIAOD',
+    bbox_head=dict(type='MIAODHead'),
+    train_cfg=dict(param_lambda=0.5))  # the paper's lambda
+
+train_cfg = dict(
+    cycles=[0, 1, 2],
+    X_L_repeat=1,
+    X_U_repeat=1,
+    warmup_iters=100,
+    splitter=dict(X_L_0_size=600, X_S_size=200))
+
+optim_wrapper = dict(
+    optimizer=dict(lr=0.01), clip_grad=dict(max_norm=10, norm_type=2))
+auto_scale_lr = dict(base_batch_size=8)
