@@ -32,6 +32,8 @@ class RankProbeHook(Hook):
             sum(p.detach().double().sum() for p in module.parameters()))
         backend = (torch.distributed.get_backend()
                    if torch.distributed.is_initialized() else None)
+        splitter = getattr(runner.train_loop, 'splitter', None)
+        digest = splitter.split_digest() if splitter else None
         with open(osp.join(runner.work_dir, f'rank{rank}.json'), 'w') as f:
             json.dump(
                 dict(
@@ -40,4 +42,5 @@ class RankProbeHook(Hook):
                     iters=self.iters,
                     wrapper=type(model).__name__,
                     backend=backend,
-                    checksum=checksum), f)
+                    checksum=checksum,
+                    split_digest=digest), f)

@@ -2,6 +2,8 @@
 import json
 import socket
 
+import numpy as np
+
 from .conftest import run_tool
 from .test_resume import _data_root_options
 
@@ -31,3 +33,22 @@ def test_dist_train_two_cpu_ranks(tmp_path, digits_root):
     assert [r['iters'] for r in ranks] == [4, 4]
     # DDP kept the replicas identical.
     assert abs(ranks[0]['checksum'] - ranks[1]['checksum']) < 1e-6
+
+
+def test_dist_miaod_experiment_two_cpu_ranks(tmp_path, digits_root):
+    """Both ranks run every phase and cycle, end with the same X_L, and the
+    files are written once, complete."""
+    work_dir = tmp_path / 'dist_miaod'
+    run_tool(['bash', 'tools/dist_train.sh',
+              'tests/configs/miaod_digits_tiny_ranks.py', '2', '--work-dir',
+              str(work_dir), '--cfg-options', 'train_cfg.cycles=[0,1]'] +
+             _data_root_options(digits_root),
+             env={'PORT': str(_free_port())})
+    ranks = [json.loads((work_dir / f'rank{r}.json').read_text())
+             for r in (0, 1)]
+    assert ranks[0]['split_digest'] == ranks[1]['split_digest']
+    assert abs(ranks[0]['checksum'] - ranks[1]['checksum']) < 1e-6
+    assert all(r['wrapper'] == 'CPUDistributedDataParallel' for r in ranks)
+    X_L = [np.load(work_dir / f'X_L_{c}.npy') for c in (0, 1)]
+    assert [len(x) for x in X_L] == [8, 12] and set(X_L[0]) < set(X_L[1])
+    assert not list(work_dir.rglob('*.tmp'))

@@ -97,6 +97,7 @@ class ActiveSelectionHook(Hook):
             selected.tolist(),
             scores=None if scores is None else scores[chosen].tolist(),
             strategy=self.strategy.name)
+        splitter.verify_consistent()  # every rank holds the same X_L
 
     # -- scoring ------------------------------------------------------------
     def score_pool(self, runner, pool: np.ndarray) -> Dict[str, np.ndarray]:
