@@ -1,6 +1,18 @@
 """Selection strategies: pure functions of per-image arrays."""
 from .base import BaseStrategy
+from .diversity import CoreSetStrategy, JointSelectionStrategy, KMeansStrategy
+from .hybrid import HybridStrategy
+from .localization import LocalizationStabilityStrategy
 from .miaod import InstanceUncertaintyStrategy
+from .mining import SelfSupervisedMiningStrategy
 from .random import RandomStrategy
+from .uncertainty import (BoxUncertaintyStrategy, EntropyStrategy,
+                          LeastConfidenceStrategy, MarginStrategy)
 
-__all__ = ['BaseStrategy', 'InstanceUncertaintyStrategy', 'RandomStrategy']
+__all__ = [
+    'BaseStrategy', 'BoxUncertaintyStrategy', 'CoreSetStrategy',
+    'EntropyStrategy', 'HybridStrategy', 'InstanceUncertaintyStrategy',
+    'JointSelectionStrategy', 'KMeansStrategy', 'LeastConfidenceStrategy',
+    'LocalizationStabilityStrategy', 'MarginStrategy', 'RandomStrategy',
+    'SelfSupervisedMiningStrategy'
+]
