@@ -1,6 +1,6 @@
 """Selection strategies: pure functions of per-image arrays."""
 from .base import BaseStrategy
-from .diversity import CoreSetStrategy, JointSelectionStrategy, KMeansStrategy
+from .diversity import CoreSetStrategy, KMeansStrategy
 from .hybrid import HybridStrategy
 from .localization import LocalizationStabilityStrategy
 from .miaod import InstanceUncertaintyStrategy
@@ -12,7 +12,7 @@ from .uncertainty import (BoxUncertaintyStrategy, EntropyStrategy,
 __all__ = [
     'BaseStrategy', 'BoxUncertaintyStrategy', 'CoreSetStrategy',
     'EntropyStrategy', 'HybridStrategy', 'InstanceUncertaintyStrategy',
-    'JointSelectionStrategy', 'KMeansStrategy', 'LeastConfidenceStrategy',
+    'KMeansStrategy', 'LeastConfidenceStrategy',
     'LocalizationStabilityStrategy', 'MarginStrategy', 'RandomStrategy',
     'SelfSupervisedMiningStrategy'
 ]

@@ -33,8 +33,9 @@ class BaseStrategy:
         return type(self).__name__
 
     def score(self, outputs: Dict[str, np.ndarray]) -> Optional[np.ndarray]:
-        """Per-image informativeness, shape ``(N,)``; None = no ranking."""
-        raise NotImplementedError
+        """Per-image informativeness, shape ``(N,)``; None = no per-image
+        score (strategies that pick a set jointly override :meth:`pick`)."""
+        return None
 
     def select(self, outputs: Dict[str, np.ndarray], budget: int,
                num_images: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
@@ -56,13 +57,33 @@ class BaseStrategy:
         budget = min(int(budget), num_images)
         scores = self.score(outputs) if self.requires else None
         num_random = int(round(budget * self.random_fraction))
-        chosen = self.rank(scores, num_images, budget - num_random)
+        chosen = np.zeros(0, dtype=np.int64)
+        if budget - num_random > 0:
+            chosen = np.asarray(
+                self.pick(outputs, scores, budget - num_random, num_images),
+                dtype=np.int64)
         if num_random:
             rest = np.setdiff1d(np.arange(num_images), chosen)
             rng = np.random.default_rng(self.seed)
             chosen = np.concatenate(
                 [chosen, rng.choice(rest, num_random, replace=False)])
         return chosen.astype(np.int64), scores
+
+    def pick(self, outputs: Dict[str, np.ndarray],
+             scores: Optional[np.ndarray], budget: int,
+             num_images: int) -> np.ndarray:
+        """Positions ``(budget, )`` into the pool, in the order chosen.
+
+        Defaults to :meth:`rank` of the scores; strategies that choose a set
+        jointly (core-set, k-means, hybrid) override it.
+
+        Args:
+            outputs (dict[str, np.ndarray]): As given to :meth:`select`.
+            scores (np.ndarray | None): What :meth:`score` returned.
+            budget (int): How many, ``1 <= budget <= num_images``.
+            num_images (int): Pool size N.
+        """
+        return self.rank(scores, num_images, budget)
 
     def rank(self, scores: Optional[np.ndarray], num_images: int,
              budget: int) -> np.ndarray:

@@ -57,51 +57,8 @@ def nearest_center(x: np.ndarray, centers: np.ndarray,
     return arg, np.maximum(best, 0.0)
 
 
-class JointSelectionStrategy(BaseStrategy):
-    """Base of strategies that choose the batch as a set, not by ranking.
-
-    :meth:`BaseStrategy.select` hands :meth:`rank` only the per-image
-    scores; a joint pick needs the outputs themselves, so :meth:`select`
-    keeps them for the duration of the call and :meth:`rank` hands them to
-    :meth:`pick`. ``random_fraction`` works as for any strategy.
-    :meth:`score` returns None unless a subclass has a per-image score.
-    """
-
-    _outputs = None
-
-    def score(self, outputs):
-        return None
-
-    def select(self, outputs, budget, num_images):
-        self._outputs = outputs
-        try:
-            return super().select(outputs, budget, num_images)
-        finally:
-            self._outputs = None
-
-    def rank(self, scores, num_images, budget):
-        if budget <= 0:
-            return np.zeros(0, dtype=np.int64)
-        if self._outputs is None:
-            raise RuntimeError(f'{self.name} picks from the outputs, not '
-                               'from scores: call select()')
-        return np.asarray(
-            self.pick(self._outputs, scores, budget), dtype=np.int64)
-
-    def pick(self, outputs, scores: Optional[np.ndarray],
-             budget: int) -> np.ndarray:
-        """Positions ``(budget, )`` into the pool, in the order chosen.
-
-        Args:
-            outputs (dict[str, np.ndarray]): As given to :meth:`select`.
-            scores (np.ndarray | None): What :meth:`score` returned.
-            budget (int): How many, ``1 <= budget <= N``.
-        """
-        raise NotImplementedError
-
-
 @STRATEGIES.register_module()
-class CoreSetStrategy(JointSelectionStrategy):
+class CoreSetStrategy(BaseStrategy):
     """Greedy k-center (Sener & Savarese, 2018) on pooled image features.
 
     Reads ``outputs['features']`` ``(N, D)`` (one pooled neck feature per
@@ -130,7 +87,7 @@ class CoreSetStrategy(JointSelectionStrategy):
             raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
         self.chunk_size = int(chunk_size)
 
-    def pick(self, outputs, scores, budget):
+    def pick(self, outputs, scores, budget, num_images):
         return self.k_center(outputs['features'], budget,
                              outputs.get('labeled_features'))[0]
 
@@ -179,7 +136,7 @@ class CoreSetStrategy(JointSelectionStrategy):
 
 
 @STRATEGIES.register_module()
-class KMeansStrategy(JointSelectionStrategy):
+class KMeansStrategy(BaseStrategy):
     """k-means with ``k = budget`` on pooled features; one image a cluster.
 
     Reads ``outputs['features']`` ``(N, D)``. Centers start with k-means++
@@ -248,7 +205,7 @@ class KMeansStrategy(JointSelectionStrategy):
             assign = new_assign
         return centers, assign
 
-    def pick(self, outputs, scores, budget):
+    def pick(self, outputs, scores, budget, num_images):
         features = np.asarray(outputs['features'])
         centers, assign = self.cluster(features, budget)
         nearest, _ = nearest_center(centers, features, self.chunk_size)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from al_plugin.registry import STRATEGIES
-from .diversity import JointSelectionStrategy
+from .base import BaseStrategy
 
 
 def _take(values, positions: np.ndarray):
@@ -13,7 +13,7 @@ def _take(values, positions: np.ndarray):
 
 
 @STRATEGIES.register_module()
-class HybridStrategy(JointSelectionStrategy):
+class HybridStrategy(BaseStrategy):
     """Pick diverse images among the ``top_n_factor * budget`` most
     uncertain ones.
 
@@ -51,11 +51,10 @@ class HybridStrategy(JointSelectionStrategy):
     def score(self, outputs):
         return self.uncertainty.score(outputs)
 
-    def pick(self, outputs, scores, budget):
+    def pick(self, outputs, scores, budget, num_images):
         if scores is None:
             raise ValueError(f'{self.uncertainty.name} gives no per-image '
                              'score to take the uncertain top-N by')
-        num_images = len(scores)
         top_n = min(num_images, int(np.ceil(self.top_n_factor * budget)))
         subset = self.uncertainty.rank(scores, num_images, top_n)
         sub_outputs = {
