@@ -10,8 +10,8 @@ CONFIG = 'tests/configs/miaod_digits_tiny.py'
 POOL = 32
 
 
-def _experiment(work_dir, data_root, *extra, resume=False):
-    args = ['tools/train.py', CONFIG, '--work-dir', str(work_dir)]
+def _experiment(work_dir, data_root, *extra, resume=False, config=CONFIG):
+    args = ['tools/train.py', config, '--work-dir', str(work_dir)]
     if resume:
         args.append('--resume')
     return run_tool(args + ['--cfg-options'] +
@@ -71,3 +71,16 @@ def test_resume_after_cycle_0_gives_the_same_selection(tmp_path, digits_root):
             _load(resumed, f'X_L_{c}.npy'), _load(straight, f'X_L_{c}.npy'))
     results = json.loads((resumed / 'results.json').read_text())
     assert [r['cycle'] for r in results] == [0, 1, 2]
+
+
+def test_random_baseline_runs_on_the_plain_loop(tmp_path, digits_root):
+    proc = _experiment(
+        tmp_path, digits_root, config='tests/configs/random_digits_tiny.py')
+    sizes = [len(_load(tmp_path, f'X_L_{c}.npy')) for c in range(3)]
+    assert sizes == [8, 12, 16]
+    sel = json.loads((tmp_path / 'selection_1.json').read_text())
+    assert sel['strategy'] == 'RandomStrategy' and sel['scores'] is None
+    results = json.loads((tmp_path / 'results.json').read_text())
+    assert [r['strategy'] for r in results] == ['RandomStrategy'] * 3
+    log = proc.stdout + proc.stderr
+    assert '| label] Epoch(train)' in log and '| min]' not in log

@@ -13,6 +13,8 @@ train_cfg = dict(
         X_L_0_size=0.05,  # initial labeled set (reference: 16551 // 20)
         X_S_size=0.025,  # budget per cycle (reference: 16551 // 40)
         seed=666))
+# The loop owns the lr schedule (per phase, see its docstring).
+param_scheduler = []
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 

@@ -10,6 +10,4 @@ log_processor = dict(type='ActiveLearningLogProcessor', by_epoch=True)
 # The min/max phases freeze parameters and the unlabeled step leaves the
 # regression and MIL branches out of the graph.
 find_unused_parameters = True
-# The loop owns the lr schedule (per phase, see the loop's docstring).
-param_scheduler = []
 randomness = dict(seed=666)  # the reference's seed, reset every cycle
