@@ -13,12 +13,8 @@ from mmdet.registry import DATASETS, HOOKS
 
 from al_plugin.datasets import ActiveSubset
 from al_plugin.registry import STRATEGIES
+from ..scoring import OUTPUTS, compute_outputs
 
-# per-image output name -> the model method computing it from
-# (batch_inputs, batch_data_samples, **scorer_cfg); returns Tensor (N, ...)
-OUTPUT_METHODS = {
-    'instance_uncertainty': 'predict_uncertainty',
-}
 
 
 @HOOKS.register_module()
@@ -45,7 +41,8 @@ class ActiveSelectionHook(Hook):
             ``train_dataloader`` with every dataset's pipeline replaced by
             ``val_dataloader``'s, and ``val_dataloader``'s batch size and
             workers.
-        scorer_cfg (dict): Keyword arguments for the model's output methods,
+        scorer_cfg (dict): Keyword arguments for the output functions of
+            :mod:`al_plugin.engine.scoring` (each takes what it knows),
             e.g. ``dict(k=10000)`` for MI-AOD's top-k mean.
         select_after_last (bool): Also select after the last cycle (what
             to label next once the experiment ends). Defaults to False, as
@@ -63,11 +60,11 @@ class ActiveSelectionHook(Hook):
         self.dataloader_cfg = copy.deepcopy(dataloader)
         self.scorer_cfg = scorer_cfg or {}
         self.select_after_last = select_after_last
-        unknown = [r for r in self.strategy.requires if r not in OUTPUT_METHODS]
+        unknown = [r for r in self.strategy.requires if r not in OUTPUTS]
         if unknown:
             raise KeyError(f'{self.strategy.name} requires outputs {unknown} '
                            f'that no scorer computes; known: '
-                           f'{sorted(OUTPUT_METHODS)}')
+                           f'{sorted(OUTPUTS)}')
         self._scoring_dataset = None
 
     def before_run(self, runner) -> None:
@@ -128,10 +125,11 @@ class ActiveSelectionHook(Hook):
                 samples = data['data_samples']
                 indices.append(
                     np.array([s.metainfo['al_index'] for s in samples]))
-                for name in self.strategy.requires:
-                    method = getattr(model, OUTPUT_METHODS[name])
-                    out = method(data['inputs'], samples, **self.scorer_cfg)
-                    results[name].append(out.detach().cpu().numpy())
+                outputs = compute_outputs(model, data['inputs'], samples,
+                                          self.strategy.requires,
+                                          self.scorer_cfg)
+                for name, rows in outputs.items():
+                    results[name].append(rows)
                 if bar is not None:
                     bar.update()
         model.train(was_training)
