@@ -7,13 +7,16 @@ DEMO_CONFIG ?= configs/miaod_digits.py
 DEMO_WORK_DIR ?= work_dirs/miaod_digits
 PYTEST_ARGS ?=
 
-.PHONY: venv test demo data clean
+.PHONY: venv test lint demo data clean
 
 venv:
 	@bash tools/setup_env.sh
 
 test: venv
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: venv
+	$(PY) -m flake8 al_plugin tools tests configs
 
 data: venv
 	$(PY) tools/make_digits_det.py --out $(DATA)

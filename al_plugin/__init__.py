@@ -1,4 +1,4 @@
-"""al_plugin: active learning for object detection, as an MMDetection 3.x plugin.
+"""al_plugin: active learning for object detection, an MMDetection 3.x plugin.
 
 Importing this package registers every component into mmdet's registries, so a
 config needs only ``custom_imports = dict(imports=['al_plugin'])``.

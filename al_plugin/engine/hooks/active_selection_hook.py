@@ -16,7 +16,6 @@ from al_plugin.registry import STRATEGIES
 from ..scoring import OUTPUTS, compute_outputs
 
 
-
 @HOOKS.register_module()
 class ActiveSelectionHook(Hook):
     """Select the next images to label at the custom hook point
