@@ -16,6 +16,10 @@ def atomic_open(path: str, mode: str = 'w'):
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
         dir=folder, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
+    # mkstemp creates 0600; give the file the mode open() would (umask)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         with os.fdopen(fd, mode) as f:
             yield f
