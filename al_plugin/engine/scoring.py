@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from al_plugin.models.dense_heads.miaod_head import levels_to_instances
+
 
 def instance_uncertainty(model, feats: Tuple[Tensor], samples,
                          k: int = 10000, **_) -> np.ndarray:
@@ -48,10 +50,7 @@ def class_probs(model,
     head = model.bbox_head
     cls_scores = head(feats)[0]
     num_classes = head.cls_out_channels
-    flat = torch.cat([
-        s.permute(0, 2, 3, 1).reshape(s.size(0), -1, num_classes)
-        for s in cls_scores
-    ], dim=1)
+    flat = torch.cat(levels_to_instances(cls_scores, num_classes), dim=1)
     probs = flat.sigmoid() if head.use_sigmoid_cls else flat.softmax(-1)
     if not head.use_sigmoid_cls:
         probs = probs[..., :-1]  # drop the background column
