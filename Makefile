@@ -16,7 +16,7 @@ test: venv
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: venv
-	$(PY) -m flake8 al_plugin tools tests configs
+	$(PY) -m flake8 al_plugin tools tests configs projects benchmarks
 
 data: venv
 	$(PY) tools/make_digits_det.py --out $(DATA)

@@ -13,10 +13,11 @@ CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
 def test_config_parses_and_builds_model(path):
-    import al_plugin  # noqa: F401
+    from al_plugin.engine import check_selection_hooks
     from mmdet.registry import MODELS
     cfg = Config.fromfile(path)
     assert 'al_plugin' in cfg.custom_imports.imports
+    check_selection_hooks(cfg)  # strategy names and options
     cfg.model.backbone.init_cfg = None  # no download
     MODELS.build(cfg.model)
 

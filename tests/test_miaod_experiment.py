@@ -2,7 +2,6 @@
 import json
 
 import numpy as np
-import pytest
 
 from .conftest import run_tool
 from .test_resume import _data_root_options
@@ -72,27 +71,3 @@ def test_resume_after_cycle_0_gives_the_same_selection(tmp_path, digits_root):
             _load(resumed, f'X_L_{c}.npy'), _load(straight, f'X_L_{c}.npy'))
     results = json.loads((resumed / 'results.json').read_text())
     assert [r['cycle'] for r in results] == [0, 1, 2]
-
-
-@pytest.mark.parametrize('strategy,scored', [
-    ('RandomStrategy', False),
-    ('EntropyStrategy', True),
-    ('CoreSetStrategy', False),
-    ('HybridStrategy', True),
-])
-def test_strategy_runs_on_the_plain_loop(tmp_path, digits_root, strategy,
-                                         scored):
-    proc = _experiment(
-        tmp_path,
-        digits_root,
-        f'custom_hooks.0.strategy.type={strategy}',
-        config='tests/configs/random_digits_tiny.py')
-    sizes = [len(_load(tmp_path, f'X_L_{c}.npy')) for c in range(3)]
-    assert sizes == [8, 12, 16]
-    sel = json.loads((tmp_path / 'selection_1.json').read_text())
-    assert sel['strategy'] == strategy
-    assert (sel['scores'] is not None) == scored
-    results = json.loads((tmp_path / 'results.json').read_text())
-    assert [r['strategy'] for r in results] == [strategy] * 3
-    log = proc.stdout + proc.stderr
-    assert '| label] Epoch(train)' in log and '| min]' not in log

@@ -10,6 +10,7 @@ EXPECTED = {
     'mmdet.registry.HOOKS': ['CheckpointCompatHook'],
     'mmengine.registry.MODEL_WRAPPERS': ['CPUDistributedDataParallel'],
     'al_plugin.registry.SPLITTERS': ['ActiveDatasetSplitter'],
+    'al_plugin.registry.ADAPTERS': ['DenseHeadAdapter', 'TwoStageAdapter'],
 }
 
 

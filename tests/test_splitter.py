@@ -239,7 +239,9 @@ def test_txt_files_per_tag(pool, tmp_path):
 def test_selection_json(pool, tmp_path):
     splitter = make(pool, tmp_path)
     selected = [int(i) for i in splitter.pool_indices()[[-1, 0, 5]]]
-    splitter.commit(1, selected, scores=[0.9, 0.5, 0.25], strategy='MIAOD')
+    unreadable = int(splitter.pool_indices()[1])
+    splitter.commit(1, selected, scores=[0.9, 0.5, 0.25], strategy='MIAOD',
+                    skipped=[unreadable])
     with open(tmp_path / 'selection_1.json') as f:
         record = json.load(f)
     assert record == dict(
@@ -249,6 +251,8 @@ def test_selection_json(pool, tmp_path):
         img_ids=[POOL[i][1] for i in selected],
         tags=[POOL[i][0] for i in selected],
         scores=[0.9, 0.5, 0.25],
+        skipped=[unreadable],
+        skipped_img_ids=[POOL[unreadable][1]],
         budget=3,
         X_L_size=7,
         X_U_size=7,

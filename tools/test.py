@@ -13,7 +13,8 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
-from al_plugin.engine import setup_cpu_distributed  # noqa: E402
+from al_plugin.engine import (check_selection_hooks,  # noqa: E402
+                              setup_cpu_distributed)
 
 
 def parse_args():
@@ -50,6 +51,8 @@ def main():
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    # a misspelt strategy name or option fails here, before the work dir
+    check_selection_hooks(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

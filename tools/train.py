@@ -10,13 +10,15 @@ import os.path as osp
 import sys
 
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 # `projects.<Name>` packages are imported relative to the repository root.
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
-from al_plugin.engine import setup_cpu_distributed  # noqa: E402
+from al_plugin.engine import (check_selection_hooks,  # noqa: E402
+                              find_resume_checkpoint, setup_cpu_distributed)
 
 
 def parse_args():
@@ -65,6 +67,8 @@ def main():
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    # a misspelt strategy name or option fails here, before the work dir
+    check_selection_hooks(cfg)
 
     # work_dir: CLI > segment in file > filename
     if args.work_dir is not None:
@@ -83,10 +87,14 @@ def main():
                                '`base_batch_size` in the config')
         cfg.auto_scale_lr.enable = True
 
-    # resume: an explicit checkpoint, or the latest one in work_dir
+    # resume: an explicit checkpoint, or the latest one in work_dir (what
+    # `last_checkpoint` names, else the newest checkpoint file there)
     if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = find_resume_checkpoint(cfg.work_dir)
+        cfg.resume = cfg.load_from is not None
+        if not cfg.resume:
+            print_log(f'--resume: no checkpoint in {cfg.work_dir}, starting '
+                      'from scratch', logger='current')
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume

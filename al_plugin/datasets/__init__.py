@@ -1,9 +1,11 @@
 """Registered components; see the package README."""
-from .active_subset import ActiveSubset
+from .active_subset import BROKEN, ActiveSubset, collate_marking_broken
 from .digits import DigitsCocoDataset, DigitsVOCDataset
+from .pseudo_labels import PseudoLabels
 from .splitter import ActiveDatasetSplitter
 
 __all__ = [
-    'ActiveDatasetSplitter', 'ActiveSubset', 'DigitsCocoDataset',
-    'DigitsVOCDataset'
+    'ActiveDatasetSplitter', 'ActiveSubset', 'BROKEN',
+    'collate_marking_broken', 'DigitsCocoDataset', 'DigitsVOCDataset',
+    'PseudoLabels'
 ]

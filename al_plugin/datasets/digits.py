@@ -3,8 +3,15 @@
 The set is made by ``tools/make_digits_det.py`` from the handwritten digits
 bundled with scikit-learn, in both VOC and COCO format.
 """
+import json
+import xml.etree.ElementTree as ET
+
 from mmdet.datasets import CocoDataset, VOCDataset
 from mmdet.registry import DATASETS
+
+#: what a malformed annotation file makes mmdet's parsers raise
+_PARSE_ERRORS = (ET.ParseError, json.JSONDecodeError, AttributeError,
+                 KeyError, TypeError, ValueError)
 
 DIGITS_METAINFO = {
     'classes': ('0', '1', '2', '3', '4', '5', '6', '7', '8', '9'),
@@ -40,6 +47,14 @@ class DigitsVOCDataset(VOCDataset):
         super().__init__(**kwargs)
         self._metainfo['dataset_type'] = self.DATASET_TYPE
 
+    def parse_data_info(self, img_info: dict) -> dict:
+        """mmdet's parser, with an error that names the annotation file."""
+        try:
+            return super().parse_data_info(img_info)
+        except _PARSE_ERRORS as error:
+            raise ValueError(f'malformed annotation file '
+                             f'{img_info["xml_path"]}: {error}') from error
+
 
 @DATASETS.register_module()
 class DigitsCocoDataset(CocoDataset):
@@ -57,3 +72,11 @@ class DigitsCocoDataset(CocoDataset):
     """
 
     METAINFO = DIGITS_METAINFO
+
+    def load_data_list(self) -> list:
+        """mmdet's loader, with an error that names the annotation file."""
+        try:
+            return super().load_data_list()
+        except _PARSE_ERRORS as error:
+            raise ValueError(f'malformed annotation file {self.ann_file}: '
+                             f'{error}') from error

@@ -26,6 +26,9 @@ through a temporary file and ``os.replace``, followed by a barrier):
   image ids, one a line, in index order, one file per subset tag (``07`` and
   ``12`` for VOC07+12); usable as an ``ann_file`` of the matching dataset.
 - ``selection_<c>.json`` for ``c >= 1``: what the selection added.
+- ``pseudo_labels_<c>.json`` when the selection that made cycle ``c`` also
+  gave pseudo labels (self-supervised mining): the boxes cycle ``c`` trains
+  on for images of the pool.
 """
 import hashlib
 import os.path as osp
@@ -40,6 +43,7 @@ from mmengine.dist import (all_gather_object, barrier, get_world_size,
 
 from al_plugin.registry import SPLITTERS
 from al_plugin.utils import atomic_open, atomic_write_json
+from .pseudo_labels import PseudoLabels
 
 Size = Union[int, float]
 
@@ -186,20 +190,25 @@ def check_partition(labeled: np.ndarray, pool: np.ndarray,
         RuntimeError: Naming an index in both sets, an index missing from
             both, an index out of range or an index repeated in one set.
     """
+    # One count table over 0..N-1 (linear time: no sorting or hashing of
+    # a million-image pool).
+    counts = np.zeros(pool_size, dtype=np.int8)
     for name, part in (('X_L', labeled), ('pool', pool)):
-        values, counts = np.unique(part, return_counts=True)
-        if len(values) and (values[0] < 0 or values[-1] >= pool_size):
-            bad = values[0] if values[0] < 0 else values[-1]
-            raise RuntimeError(f'{name} holds index {bad} outside the pool '
-                               f'0..{pool_size - 1}')
-        if np.any(counts > 1):
+        part = np.asarray(part, dtype=np.int64)
+        outside = part[(part < 0) | (part >= pool_size)]
+        if len(outside):
+            raise RuntimeError(f'{name} holds index {outside[0]} outside the '
+                               f'pool 0..{pool_size - 1}')
+        seen = np.bincount(part, minlength=pool_size)
+        if len(part) and seen.max() > 1:
             raise RuntimeError(f'{name} holds index '
-                               f'{values[counts > 1][0]} more than once')
-    both = np.intersect1d(labeled, pool)
+                               f'{np.flatnonzero(seen > 1)[0]} more than once')
+        counts += seen.astype(np.int8)
+    both = np.flatnonzero(counts > 1)
     if len(both):
         raise RuntimeError(f'X_L and the pool are not disjoint: index '
                            f'{both[0]} is in both ({len(both)} in all)')
-    missing = np.setdiff1d(np.arange(pool_size), np.union1d(labeled, pool))
+    missing = np.flatnonzero(counts == 0)
     if len(missing):
         raise RuntimeError(f'X_L and the pool do not cover the pool: index '
                            f'{missing[0]} is in neither ({len(missing)} in '
@@ -471,6 +480,22 @@ class ActiveDatasetSplitter:
         self._check_ready()
         return self._pool
 
+    def pseudo_labels(self, cycle: Optional[int] = None) -> PseudoLabels:
+        """Pool images with model-given annotations that ``cycle`` trains
+        on beside X_L (given by the selection that made the cycle).
+
+        Args:
+            cycle (int, optional): Defaults to the current cycle.
+
+        Returns:
+            PseudoLabels: global index -> (boxes, labels); empty for cycle 0
+            and for strategies without pseudo labels.
+        """
+        cycle = self._cycle_index(cycle)
+        if cycle == 0:
+            return PseudoLabels()
+        return self._selections[cycle - 1]['pseudo_labels']
+
     def budget(self, cycle: Optional[int] = None) -> int:
         """How many images the commit that creates ``cycle`` may add.
 
@@ -496,7 +521,9 @@ class ActiveDatasetSplitter:
                cycle: int,
                selected,
                scores: Optional[Sequence[float]] = None,
-               strategy=None) -> None:
+               strategy=None,
+               pseudo_labels=None,
+               skipped: Optional[Sequence[int]] = None) -> None:
         """Add a selection to X_L, re-draw X_U and write cycle's files.
 
         Args:
@@ -507,6 +534,13 @@ class ActiveDatasetSplitter:
             scores (Sequence[float], optional): One score per selected
                 index, recorded in the json.
             strategy (str | object, optional): The strategy, or its name.
+            pseudo_labels (Mapping[int, tuple], optional): Global index of
+                a pool image (not selected) -> ``(boxes (k, 4), labels
+                (k, ))``: annotations the model gave it, trained on in
+                ``cycle`` (see :meth:`pseudo_labels`).
+            skipped (Sequence[int], optional): Pool indices the selection
+                could not consider (unreadable images), recorded in the
+                json.
         """
         self._check_ready()
         if cycle != self.cycle + 1:
@@ -521,13 +555,26 @@ class ActiveDatasetSplitter:
         if strategy is not None and not isinstance(strategy, str):
             strategy = type(strategy).__name__
         added = np.asarray(indices, dtype=np.int64)
-        labeled = np.union1d(self._labeled[-1], added)
+        # disjoint sorted sets (validated): no np.unique over the pool
+        labeled = np.sort(np.concatenate([self._labeled[-1], added]))
         previous_pool = self._pool
-        pool = np.setdiff1d(previous_pool, added)
+        pool = np.setdiff1d(previous_pool, added, assume_unique=True)
+        pseudo_labels = PseudoLabels(pseudo_labels)
+        outside = np.setdiff1d(
+            np.fromiter(pseudo_labels, dtype=np.int64), pool,
+            assume_unique=True)
+        if len(outside):
+            raise ValueError(f'pseudo labels for index {outside[0]}, which '
+                             f'is not in the pool left after cycle {cycle}')
         unlabeled = self._draw_unlabeled(cycle, labeled, pool)
         self._append_cycle(labeled, unlabeled, pool)
         self._selections.append(
-            dict(strategy=strategy, indices=indices, scores=scores))
+            dict(
+                strategy=strategy,
+                indices=indices,
+                scores=scores,
+                pseudo_labels=pseudo_labels,
+                skipped=sorted(_as_indices(skipped or []))))
         try:
             self._publish([cycle])
         except BaseException:
@@ -555,7 +602,7 @@ class ActiveDatasetSplitter:
             if index in seen:
                 raise ValueError(f'selected index {index} appears twice')
             seen.add(index)
-        already = np.intersect1d(labeled, indices)
+        already = np.intersect1d(labeled, indices, assume_unique=True)
         if len(already):
             raise ValueError(f'selected index {already[0]} is already '
                              f'labeled (in X_L_{cycle - 1})')
@@ -589,6 +636,20 @@ class ActiveDatasetSplitter:
             atomic_write_json(
                 osp.join(self.work_dir, f'selection_{cycle}.json'),
                 self._selection_record(cycle))
+        pseudo_labels = self.pseudo_labels(cycle)
+        if pseudo_labels:
+            tags = [self._tag_names[code] for code in self._tag_codes]
+            atomic_write_json(
+                osp.join(self.work_dir, f'pseudo_labels_{cycle}.json'),
+                dict(
+                    cycle=cycle,
+                    num_images=len(pseudo_labels),
+                    num_boxes=pseudo_labels.num_boxes,
+                    images=pseudo_labels.to_json(self._img_ids, tags)))
+
+    def img_id(self, index: int):
+        """The image id of global index ``index``."""
+        return self._img_ids[int(index)]
 
     def _ids_of(self, indices) -> list:
         return [self._img_ids[i] for i in indices]
@@ -598,7 +659,9 @@ class ActiveDatasetSplitter:
 
         Keys: ``cycle``, ``strategy``, ``indices`` (global indices, in the
         strategy's order), ``img_ids`` and ``tags`` (of those), ``scores``
-        (or null), ``budget``, ``X_L_size`` and ``X_U_size`` (of
+        (or null), ``skipped`` and ``skipped_img_ids`` (pool images that
+        could not be read, left out), ``budget``, ``X_L_size`` and
+        ``X_U_size`` (of
         ``cycle``), ``pool_size`` (not-yet-labeled images after the commit)
         and ``total_size`` (N).
         """
@@ -612,6 +675,8 @@ class ActiveDatasetSplitter:
             img_ids=self._ids_of(indices),
             tags=[self._tag_names[self._tag_codes[i]] for i in indices],
             scores=selection['scores'],
+            skipped=selection['skipped'],
+            skipped_img_ids=self._ids_of(selection['skipped']),
             budget=self.budget(cycle),
             X_L_size=len(labeled),
             X_U_size=len(self._unlabeled[cycle]),
@@ -640,7 +705,8 @@ class ActiveDatasetSplitter:
             ``cycle``; ``labeled`` and ``unlabeled`` (one sorted tensor per
             cycle ``0..cycle``); ``pool`` (sorted tensor); ``selections``
             (per cycle ``1..cycle``: ``strategy``, ``indices`` tensor in
-            selection order, ``scores`` list of float or None).
+            selection order, ``scores`` list of float or None,
+            ``pseudo_labels`` tensors of :meth:`PseudoLabels.state_dict`).
         """
         self._check_ready()
         settings = dict(self._settings(), pool_size=self._pool_size)
@@ -656,7 +722,9 @@ class ActiveDatasetSplitter:
                 dict(
                     strategy=s['strategy'],
                     indices=_to_tensor(s['indices']),
-                    scores=None if s['scores'] is None else list(s['scores']))
+                    scores=None if s['scores'] is None else list(s['scores']),
+                    pseudo_labels=s['pseudo_labels'].state_dict(),
+                    skipped=_to_tensor(s['skipped']))
                 for s in self._selections
             ])
 
@@ -727,7 +795,10 @@ class ActiveDatasetSplitter:
                 strategy=s['strategy'],
                 indices=_to_numpy(s['indices']).tolist(),
                 scores=None
-                if s['scores'] is None else [float(x) for x in s['scores']])
+                if s['scores'] is None else [float(x) for x in s['scores']],
+                pseudo_labels=PseudoLabels.from_state_dict(
+                    s.get('pseudo_labels')),
+                skipped=_to_numpy(s.get('skipped', [])).tolist())
             for s in selections
         ]
 

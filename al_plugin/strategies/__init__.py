@@ -1,5 +1,6 @@
 """Selection strategies: pure functions of per-image arrays."""
 from .base import BaseStrategy
+from .builder import check_options, check_strategy_cfg, init_options
 from .diversity import CoreSetStrategy, KMeansStrategy
 from .hybrid import HybridStrategy
 from .localization import LocalizationStabilityStrategy
@@ -14,5 +15,6 @@ __all__ = [
     'EntropyStrategy', 'HybridStrategy', 'InstanceUncertaintyStrategy',
     'KMeansStrategy', 'LeastConfidenceStrategy',
     'LocalizationStabilityStrategy', 'MarginStrategy', 'RandomStrategy',
-    'SelfSupervisedMiningStrategy'
+    'SelfSupervisedMiningStrategy', 'check_options', 'check_strategy_cfg',
+    'init_options'
 ]

@@ -1,5 +1,5 @@
 """The selection interface every strategy implements."""
-from typing import Dict, Optional, Tuple
+from typing import Dict, Iterable, Optional, Tuple
 
 import numpy as np
 
@@ -20,6 +20,9 @@ class BaseStrategy:
 
     #: names of the per-image outputs :meth:`score` reads
     requires: Tuple[str, ...] = ()
+    #: options whose values are configs of other strategies (checked with
+    #: the strategy's own at config load, see ``check_strategy_cfg``)
+    sub_strategies: Tuple[str, ...] = ()
 
     def __init__(self, random_fraction: float = 0.0, seed: int = 0) -> None:
         if not 0.0 <= random_fraction <= 1.0:
@@ -84,6 +87,24 @@ class BaseStrategy:
             num_images (int): Pool size N.
         """
         return self.rank(scores, num_images, budget)
+
+    def pseudo_labels(
+        self, outputs: Dict[str, np.ndarray],
+        not_selected_positions: Iterable[int]
+    ) -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
+        """Boxes the model is sure of in images left unlabeled, to train on
+        as annotations in the next cycle. Defaults to none.
+
+        Args:
+            outputs (dict[str, np.ndarray]): As given to :meth:`select`.
+            not_selected_positions (Iterable[int]): Pool positions the
+                selection left out.
+
+        Returns:
+            dict[int, tuple]: position -> ``(boxes (k, 4) float (x1, y1,
+            x2, y2, original image frame), labels (k, ) int64)``.
+        """
+        return {}
 
     def rank(self, scores: Optional[np.ndarray], num_images: int,
              budget: int) -> np.ndarray:

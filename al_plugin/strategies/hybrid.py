@@ -36,6 +36,8 @@ class HybridStrategy(BaseStrategy):
         **kwargs: :class:`BaseStrategy` options.
     """
 
+    sub_strategies = ('uncertainty', 'diversity')
+
     def __init__(self, uncertainty: dict = dict(type='EntropyStrategy'),
                  diversity: dict = dict(type='CoreSetStrategy'),
                  top_n_factor: float = 3, **kwargs) -> None:

@@ -82,7 +82,8 @@ class SelfSupervisedMiningStrategy(BaseStrategy):
         self, outputs: Dict[str, np.ndarray],
         not_selected_positions: Iterable[int]
     ) -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
-        """The certain detections of the given images, as pseudo labels.
+        """The certain detections of the given images, as pseudo labels
+        (none unless ``use_pseudo_labels``).
 
         Args:
             outputs (dict[str, np.ndarray]): With ``det_boxes``,
@@ -96,6 +97,8 @@ class SelfSupervisedMiningStrategy(BaseStrategy):
             certain box (an image without any would teach "background
             everywhere").
         """
+        if not self.use_pseudo_labels:
+            return {}
         missing = [k for k in ('det_boxes', 'det_scores', 'det_labels')
                    if k not in outputs]
         if missing:

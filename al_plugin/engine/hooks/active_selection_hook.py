@@ -1,6 +1,8 @@
 """After a cycle: score the unlabeled pool, select, hand it to the splitter."""
 import copy
-from typing import Dict, List, Optional
+import os.path as osp
+from functools import partial
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -9,10 +11,13 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner.utils import set_random_seed
 from mmengine.utils import ProgressBar
+from mmengine.registry import FUNCTIONS
 from mmdet.registry import DATASETS, HOOKS
 
-from al_plugin.datasets import ActiveSubset
+from al_plugin.datasets import BROKEN, ActiveSubset, collate_marking_broken
+from al_plugin.models import build_adapter
 from al_plugin.registry import STRATEGIES
+from al_plugin.strategies import check_strategy_cfg
 from ..scoring import OUTPUTS, compute_outputs
 
 
@@ -27,7 +32,9 @@ class ActiveSelectionHook(Hook):
        gathered back in global index order (padding removed).
     3. ``strategy.select`` -> positions; ``splitter.commit(cycle + 1, ...)``
        writes ``X_L_<c+1>.npy``, ``X_U_<c+1>.npy``, ``cycle<c+1>/`` and
-       ``selection_<c+1>.json`` (rank 0, atomic).
+       ``selection_<c+1>.json`` (rank 0, atomic), with the strategy's
+       ``pseudo_labels`` of the images left out (if any), which the next
+       cycle trains on.
 
     The random seed is reset to the experiment's seed before selecting, as in
     the reference; strategies with random picks get ``seed + cycle``.
@@ -43,6 +50,9 @@ class ActiveSelectionHook(Hook):
         scorer_cfg (dict): Keyword arguments for the output functions of
             :mod:`al_plugin.engine.scoring` (each takes what it knows),
             e.g. ``dict(k=10000)`` for MI-AOD's top-k mean.
+        adapter (dict, optional): Config of the model's output adapter
+            (``ADAPTERS``). Defaults to None: the first registered adapter
+            that applies to the model (one-stage or two-stage).
         select_after_last (bool): Also select after the last cycle (what
             to label next once the experiment ends). Defaults to False, as
             the reference.
@@ -54,10 +64,13 @@ class ActiveSelectionHook(Hook):
                  strategy: dict,
                  dataloader: Optional[dict] = None,
                  scorer_cfg: Optional[dict] = None,
+                 adapter: Optional[dict] = None,
                  select_after_last: bool = False) -> None:
+        check_strategy_cfg(strategy, 'ActiveSelectionHook.strategy')
         self.strategy = STRATEGIES.build(strategy)
         self.dataloader_cfg = copy.deepcopy(dataloader)
         self.scorer_cfg = scorer_cfg or {}
+        self.adapter_cfg = adapter
         self.select_after_last = select_after_last
         unknown = [r for r in self.strategy.requires if r not in OUTPUTS]
         if unknown:
@@ -81,30 +94,71 @@ class ActiveSelectionHook(Hook):
                                'nothing to select')
             return
         set_random_seed(runner.seed)
-        outputs = self.score_pool(runner, pool)
+        outputs, broken = self.score_pool(runner, pool)
+        if broken:
+            pool = self._leave_out_broken(runner, cycle, pool, broken)
+            budget = min(budget, len(pool))
         self.strategy.seed = runner.seed + cycle
         chosen, scores = self.strategy.select(outputs, budget, len(pool))
         selected = pool[chosen]
         runner.logger.info(
             f'cycle {cycle}: {self.strategy.name} selected {len(selected)} '
             f'of {len(pool)} pool images')
+        left_out = np.setdiff1d(
+            np.arange(len(pool)), chosen, assume_unique=True)
+        pseudo_labels = self.strategy.pseudo_labels(outputs, left_out)
+        if pseudo_labels:
+            runner.logger.info(
+                f'cycle {cycle}: pseudo labels for {len(pseudo_labels)} '
+                'images left unlabeled')
         splitter.commit(
             cycle + 1,
             selected.tolist(),
             scores=None if scores is None else scores[chosen].tolist(),
-            strategy=self.strategy.name)
+            strategy=self.strategy.name,
+            pseudo_labels={
+                int(pool[pos]): boxes
+                for pos, boxes in pseudo_labels.items()
+            },
+            skipped=sorted(broken))
         splitter.verify_consistent()  # every rank holds the same X_L
 
+    @staticmethod
+    def _leave_out_broken(runner, cycle: int, pool: np.ndarray,
+                          broken: Dict[int, str]) -> np.ndarray:
+        """Log the pool images that could not be read; return the rest."""
+        splitter = runner.train_loop.splitter
+        examples = '; '.join(
+            f'{splitter.img_id(i)}: {message}'
+            for i, message in sorted(broken.items())[:5])
+        runner.logger.warning(
+            f'cycle {cycle}: {len(broken)} pool image(s) cannot be read and '
+            f'are left out of the selection ({examples}'
+            f'{"; ..." if len(broken) > 5 else ""})')
+        readable = np.setdiff1d(
+            pool, np.array(list(broken), dtype=np.int64), assume_unique=True)
+        if not len(readable):
+            raise RuntimeError(
+                f'cycle {cycle}: none of the {len(pool)} pool images can be '
+                f'read ({examples})')
+        return readable
+
     # -- scoring ------------------------------------------------------------
-    def score_pool(self, runner, pool: np.ndarray) -> Dict[str, np.ndarray]:
-        """Compute the strategy's outputs for every pool image.
+    def score_pool(self, runner, pool: np.ndarray
+                   ) -> Tuple[Dict[str, np.ndarray], Dict[int, str]]:
+        """Compute the strategy's outputs for every readable pool image.
+
+        An image that cannot be read (missing or corrupt file) is left out
+        and reported. A strategy that needs no outputs reads no image: only
+        missing files are found then.
 
         Returns:
-            dict[str, np.ndarray]: each ``(len(pool), ...)``, row i belongs
-            to global index ``pool[i]``.
+            tuple: the outputs, each ``(P, ...)`` where row i belongs to the
+            i-th readable pool index (``np.setdiff1d(pool, broken)``), and
+            ``broken``: global index -> error message.
         """
         if not self.strategy.requires:
-            return {}
+            return {}, self._missing_images(runner, pool)
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         loader = runner.build_dataloader(
@@ -112,19 +166,26 @@ class ActiveSelectionHook(Hook):
         rank, world_size = get_dist_info()
         bar = ProgressBar(len(loader)) if is_main_process() else None
         indices: List[np.ndarray] = []
+        broken: Dict[int, str] = {}
         results: Dict[str, List[np.ndarray]] = {
             k: []
             for k in self.strategy.requires
         }
+        adapter = build_adapter(model, self.adapter_cfg)
         was_training = model.training
         model.eval()
         with torch.no_grad():
             for data in loader:
+                broken.update(data.pop(BROKEN))
+                if 'inputs' not in data:  # nothing readable in the batch
+                    if bar is not None:
+                        bar.update()
+                    continue
                 data = model.data_preprocessor(data, False)
                 samples = data['data_samples']
                 indices.append(
                     np.array([s.metainfo['al_index'] for s in samples]))
-                outputs = compute_outputs(model, data['inputs'], samples,
+                outputs = compute_outputs(adapter, data['inputs'], samples,
                                           self.strategy.requires,
                                           self.scorer_cfg)
                 for name, rows in outputs.items():
@@ -136,7 +197,7 @@ class ActiveSelectionHook(Hook):
             bar.file.write('\n')
         local = (np.concatenate(indices) if indices else np.zeros(0, int),
                  {k: np.concatenate(v) if v else np.zeros(0)
-                  for k, v in results.items()})
+                  for k, v in results.items()}, broken)
         shards = all_gather_object(local) if world_size > 1 else [local]
         return _merge_shards(shards, pool)
 
@@ -162,9 +223,27 @@ class ActiveSelectionHook(Hook):
             for k, v in self.dataloader_cfg.items() if k != 'dataset'
         })
         cfg['dataset'] = ActiveSubset(
-            self._scoring_dataset, pool.tolist(), unlabeled=True)
+            self._scoring_dataset,
+            pool.tolist(),
+            unlabeled=True,
+            on_broken='mark')
         cfg.setdefault('sampler', dict(type='DefaultSampler', shuffle=False))
+        cfg['collate_fn'] = partial(
+            collate_marking_broken,
+            collate_fn=_collate_fn(
+                cfg.get('collate_fn', dict(type='pseudo_collate'))))
         return cfg
+
+    @staticmethod
+    def _missing_images(runner, pool: np.ndarray) -> Dict[int, str]:
+        """Pool images whose ``img_path`` does not exist."""
+        dataset = runner.train_loop.pool
+        missing = {}
+        for index in pool.tolist():
+            path = dataset.get_data_info(index).get('img_path')
+            if path is not None and not osp.exists(path):
+                missing[index] = f'FileNotFoundError: {path}'
+        return missing
 
 
 def pool_loader_cfg_from(cfg) -> dict:
@@ -200,8 +279,25 @@ def pool_loader_cfg_from(cfg) -> dict:
         dataset=with_test_pipeline(cfg.train_dataloader['dataset']))
 
 
-def _merge_shards(shards, pool: np.ndarray) -> Dict[str, np.ndarray]:
-    """Put the ranks' rows back in pool order, dropping sampler padding."""
+def _collate_fn(cfg) -> Callable:
+    """The function a dataloader config's ``collate_fn`` names."""
+    if callable(cfg):
+        return cfg
+    cfg = dict(cfg)
+    fn = cfg.pop('type')
+    fn = FUNCTIONS.get(fn) if isinstance(fn, str) else fn
+    return partial(fn, **cfg) if cfg else fn
+
+
+def _merge_shards(shards, pool: np.ndarray
+                  ) -> Tuple[Dict[str, np.ndarray], Dict[int, str]]:
+    """Put the ranks' rows back in pool order, dropping sampler padding;
+    return them (for the readable pool images) and the unreadable ones."""
+    broken = {}
+    for shard in shards:
+        broken.update(shard[2])
+    pool = np.setdiff1d(
+        pool, np.array(list(broken), dtype=np.int64), assume_unique=True)
     index = np.concatenate([s[0] for s in shards])
     position = np.searchsorted(pool, index)
     if np.any(position >= len(pool)) or np.any(
@@ -218,4 +314,4 @@ def _merge_shards(shards, pool: np.ndarray) -> Dict[str, np.ndarray]:
             missing = pool[~seen][:5].tolist()
             raise RuntimeError(f'pool images were not scored: {missing}...')
         merged[name] = out
-    return merged
+    return merged, broken

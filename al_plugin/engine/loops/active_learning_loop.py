@@ -13,8 +13,11 @@ import os
 import os.path as osp
 from typing import Dict, List, NamedTuple, Optional, Sequence, Union
 
+import numpy as np
 import torch
 from mmengine.dist import barrier, is_main_process
+from mmengine.fileio import get_file_backend
+from mmengine.hooks import CheckpointHook
 from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop
 from mmengine.runner.utils import set_random_seed
@@ -24,6 +27,7 @@ from mmdet.registry import LOOPS
 from al_plugin.datasets import ActiveSubset
 from al_plugin.registry import SPLITTERS
 from al_plugin.utils import atomic_write_json
+from ..checkpoint_io import prune_checkpoints, write_last_checkpoint
 
 INITIAL_WEIGHTS = 'al_initial_weights.pth'
 RESULTS_FILE = 'results.json'
@@ -69,6 +73,16 @@ class ActiveLearningLoop(BaseLoop):
         warmup_iters (int): Linear warm-up iterations, restarted at the start
             of every phase. Defaults to 0.
         warmup_ratio (float): Warm-up start factor. Defaults to 0.001.
+        max_keep_cycle_ckpts (int): How many ``cycle_<c>.pth`` to keep (the
+            newest cycles); -1 keeps every cycle's. The one
+            ``last_checkpoint`` names is never removed. Defaults to 2.
+
+    Checkpoints: ``CheckpointHook`` saves every epoch (``epoch_<n>.pth``);
+    after each cycle's selection the loop saves ``cycle_<c>.pth`` and points
+    ``last_checkpoint`` at it, so that ``--resume`` never repeats or loses a
+    selection.  Cycle checkpoints go where the ``CheckpointHook`` writes
+    (its ``out_dir``, default ``work_dir``) through its ``backend_args``
+    (atomic writes, see :mod:`al_plugin.engine.checkpoint_io`).
     """
 
     def __init__(self,
@@ -81,7 +95,8 @@ class ActiveLearningLoop(BaseLoop):
                  lr_decay_epochs: Sequence[int] = (),
                  lr_decay: float = 0.1,
                  warmup_iters: int = 0,
-                 warmup_ratio: float = 0.001) -> None:
+                 warmup_ratio: float = 0.001,
+                 max_keep_cycle_ckpts: int = 2) -> None:
         self._loader_cfg = copy.deepcopy(dataloader)
         super().__init__(runner, dataloader)
         self.pool = self.dataloader.dataset
@@ -97,6 +112,10 @@ class ActiveLearningLoop(BaseLoop):
         self.lr_decay = lr_decay
         self.warmup_iters = warmup_iters
         self.warmup_ratio = warmup_ratio
+        if max_keep_cycle_ckpts == 0:
+            raise ValueError('train_cfg.max_keep_cycle_ckpts must be >= 1 '
+                             '(or -1 to keep all), got 0')
+        self.max_keep_cycle_ckpts = max_keep_cycle_ckpts
         self.plan = self.build_plan()
 
         self.splitter = SPLITTERS.build(splitter)
@@ -170,6 +189,9 @@ class ActiveLearningLoop(BaseLoop):
         self.runner.call_hook('before_train')
         self.prepare()
         while self.cycle <= self.cycles[-1] and not self.stop_training:
+            if self.splitter.cycle < self.cycle:
+                self._stop_without_selection()
+                break
             self.run_cycle()
         self.runner.call_hook('after_train')
         return self.runner.model
@@ -188,15 +210,28 @@ class ActiveLearningLoop(BaseLoop):
             for n, p in self.model.named_parameters()
         }
 
+    def _stop_without_selection(self) -> None:
+        """The last cycle selected nothing: this one would train on the
+        same images again, so the experiment ends here."""
+        reason = ('every pool image is labeled'
+                  if self.splitter.is_exhausted else
+                  'no selection hook committed one')
+        self.runner.logger.info(
+            f'cycle {self.cycle - 1} made no selection ({reason}): the '
+            f'experiment stops before cycle {self.cycle} (train_cfg.cycles '
+            f'ends at {self.cycles[-1]})')
+
     def run_cycle(self) -> None:
         """Train, evaluate and select for ``self.cycle``."""
         cycle = self.cycle
         if self.epoch_in_cycle == 0:
             self._reset_model()
         self.build_cycle_loaders()
+        num_pseudo = len(self.splitter.pseudo_labels())
         self.runner.logger.info(
-            f'cycle {cycle}: {len(self.splitter.labeled_indices())} labeled, '
-            f'{len(self.splitter.pool_indices())} in the pool')
+            f'cycle {cycle}: {len(self.splitter.labeled_indices())} labeled'
+            + (f' + {num_pseudo} pseudo-labeled' if num_pseudo else '') +
+            f', {len(self.splitter.pool_indices())} in the pool')
         while self.epoch_in_cycle < len(self.plan) and not self.stop_training:
             self.run_epoch()
         if self.stop_training:
@@ -212,16 +247,27 @@ class ActiveLearningLoop(BaseLoop):
         self.evaluated = False
 
     def build_cycle_loaders(self) -> None:
-        """Build the labeled loader over X_L of the current cycle."""
+        """Build the labeled loader over X_L of the current cycle, plus the
+        pool images the last selection gave pseudo labels."""
+        pseudo_labels = self.splitter.pseudo_labels()
+        indices = np.concatenate(
+            [self.splitter.labeled_indices(),
+             np.fromiter(pseudo_labels, dtype=np.int64)])
         self.labeled_loader = self._build_subset_loader(
-            self.splitter.labeled_indices(), self.X_L_repeat, unlabeled=False)
+            indices, self.X_L_repeat, unlabeled=False,
+            pseudo_labels=pseudo_labels)
         # mmengine's log processor and hooks read `train_dataloader`
         self.dataloader = self.labeled_loader
 
-    def _build_subset_loader(self, indices, repeat, unlabeled):
+    def _build_subset_loader(self, indices, repeat, unlabeled,
+                             pseudo_labels=None):
         cfg = copy.deepcopy(self._loader_cfg)
         cfg['dataset'] = ActiveSubset(
-            self.pool, list(indices) * repeat, unlabeled=unlabeled)
+            self.pool,
+            list(indices) * repeat,
+            unlabeled=unlabeled,
+            pseudo_labels=pseudo_labels,
+            on_broken='replace')  # a missing / corrupt image: warn, go on
         return self.runner.build_dataloader(cfg, seed=self.runner.seed)
 
     def run_epoch(self) -> None:
@@ -270,6 +316,7 @@ class ActiveLearningLoop(BaseLoop):
             dict(
                 cycle=self.cycle,
                 num_labeled=len(self.splitter.labeled_indices()),
+                num_pseudo_labeled=len(self.splitter.pseudo_labels()),
                 num_pool=len(self.splitter.pool_indices()),
                 strategy=self.runner.message_hub.get_info('al_strategy'),
                 metrics={k: _to_float(v)
@@ -354,18 +401,29 @@ class ActiveLearningLoop(BaseLoop):
 
     def _save_cycle_checkpoint(self) -> None:
         """Checkpoint after a cycle's selection, so that a resumed run never
-        repeats or loses it; ``last_checkpoint`` points to it."""
+        repeats or loses it; ``last_checkpoint`` points to it.  Older cycle
+        checkpoints beyond ``max_keep_cycle_ckpts`` are removed."""
+        hook = next(
+            (h for h in self.runner.hooks if isinstance(h, CheckpointHook)),
+            None)
+        out_dir = getattr(hook, 'out_dir', None) or self.runner.work_dir
+        backend_args = getattr(hook, 'backend_args', None)
         filename = f'cycle_{self.cycle}.pth'
         self.runner.save_checkpoint(
-            self.runner.work_dir,
+            out_dir,
             filename,
-            meta=dict(epoch=self._epoch, iter=self._iter))
+            meta=dict(epoch=self._epoch, iter=self._iter),
+            backend_args=backend_args)
         if is_main_process():
-            path = osp.join(self.runner.work_dir, 'last_checkpoint')
-            tmp = f'{path}.tmp-{os.getpid()}'
-            with open(tmp, 'w') as f:
-                f.write(osp.join(self.runner.work_dir, filename))
-            os.replace(tmp, path)
+            backend = get_file_backend(out_dir, backend_args=backend_args)
+            path = backend.join_path(out_dir, filename)
+            write_last_checkpoint(self.runner.work_dir, path)
+            prune_checkpoints(
+                out_dir,
+                r'cycle_(\d+)\.pth',
+                self.max_keep_cycle_ckpts,
+                protect=path,
+                backend=backend)
         barrier()
 
     # -- state ----------------------------------------------------------------
@@ -378,6 +436,7 @@ class ActiveLearningLoop(BaseLoop):
             epoch=self._epoch,
             iter=self._iter,
             base_lrs=self.base_lrs,
+            phase_iter=self._phase_iter,
             results=json.loads(json.dumps(self.results)),
             plan=[list(s) for s in self.plan],
             splitter=self.splitter.state_dict())
@@ -397,7 +456,14 @@ class ActiveLearningLoop(BaseLoop):
         self._epoch = state['epoch']
         self._iter = state['iter']
         self.base_lrs = state['base_lrs']
+        self._phase_iter = state.get('phase_iter', 0)
         self.results = state['results']
+        if self.evaluated and self.splitter.cycle > self.cycle:
+            # a cycle checkpoint: trained, evaluated and selected; go on
+            # with the next cycle
+            self.cycle += 1
+            self.epoch_in_cycle = 0
+            self.evaluated = False
 
 
 def _to_float(value):

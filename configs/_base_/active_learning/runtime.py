@@ -3,6 +3,9 @@
 # for phases that train only part of the model.
 _base_ = '../default_runtime.py'
 
+# Epoch checkpoints (written atomically, see ../default_runtime.py); the loop
+# adds `cycle_<c>.pth` after every selection and keeps the newest
+# `train_cfg.max_keep_cycle_ckpts` (default 2) of those.
 default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2),
     al_state=dict(type='ActiveLearningStateHook'))

@@ -1,0 +1,11 @@
+# Least-confidence selection on the built-in digits set: the random
+# baseline's experiment with only the strategy changed. Per image: the
+# largest 1 - max_c p_c among its 100 most confident anchors.
+_base_ = './random_digits.py'
+
+custom_hooks = [
+    dict(
+        type='ActiveSelectionHook',
+        strategy=dict(type='LeastConfidenceStrategy', reduction='max'),
+        scorer_cfg=dict(max_boxes=100, box_score_thr=0.05))
+]
