@@ -9,7 +9,6 @@ with the standard hook points at the standard places.
 """
 import copy
 import json
-import os
 import os.path as osp
 from typing import Dict, List, NamedTuple, Optional, Sequence, Union
 
@@ -26,7 +25,7 @@ from mmdet.registry import LOOPS
 
 from al_plugin.datasets import ActiveSubset
 from al_plugin.registry import SPLITTERS
-from al_plugin.utils import atomic_write_json
+from al_plugin.utils import atomic_open, atomic_write_json
 from ..checkpoint_io import prune_checkpoints, write_last_checkpoint
 
 INITIAL_WEIGHTS = 'al_initial_weights.pth'
@@ -388,9 +387,8 @@ class ActiveLearningLoop(BaseLoop):
             for k, v in self.model.state_dict().items()
         }
         if is_main_process():
-            tmp = f'{path}.tmp-{os.getpid()}'
-            torch.save(self._initial_state, tmp)
-            os.replace(tmp, path)
+            with atomic_open(path, 'wb') as f:
+                torch.save(self._initial_state, f)
         barrier()
 
     def _reset_model(self) -> None:
