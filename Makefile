@@ -7,7 +7,7 @@ DEMO_CONFIG ?= configs/miaod_digits.py
 DEMO_WORK_DIR ?= work_dirs/miaod_digits
 PYTEST_ARGS ?=
 
-.PHONY: venv test lint demo data clean
+.PHONY: venv test lint demo data benchmark clean
 
 venv:
 	@bash tools/setup_env.sh
@@ -23,6 +23,16 @@ data: venv
 
 demo: data
 	$(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR)
+
+# Every benchmark, then benchmarks/results.json (hours on a 2-core CPU; an
+# interrupted run continues where it stopped). cost.py needs the demo's
+# trained MI-AOD model.
+benchmark: data
+	@test -f $(DEMO_WORK_DIR)/cycle_2.pth || $(MAKE) demo
+	$(PY) benchmarks/selection_scale.py
+	$(PY) benchmarks/cost.py --checkpoint $(DEMO_WORK_DIR)/cycle_2.pth
+	$(PY) benchmarks/label_efficiency.py
+	$(PY) benchmarks/collect.py
 
 clean:
 	rm -rf work_dirs .pytest_cache

@@ -6,7 +6,12 @@ gathering two ranks' shards back into pool order, the strategy's pick of
 ``budget = N // 40`` images, and the splitter's commit (``X_L_<c>.npy``,
 ``X_U_<c>.npy``, the per-subset id lists and ``selection_<c>.json``,
 written atomically). Setting up the splitter (reading 1M image ids) is done
-once and not timed; it is what a run pays once at its start.
+once and not timed; it is what a run pays once at its start. Peak memory
+(``tracemalloc``: Python and numpy allocations) is taken in a second,
+untimed pass, from the end of the set-up: what the selection adds.
+
+Core-set's cost curve: greedy k-center on 64-d features for 10k, 30k and
+100k images (``N // 20`` labeled centers, ``budget = N // 40``).
 
     .venv/bin/python benchmarks/selection_scale.py [--out FILE]
 
@@ -16,10 +21,10 @@ import argparse
 import datetime
 import os
 import os.path as osp
-import platform
 import sys
 import tempfile
 import time
+import tracemalloc
 
 import numpy as np
 from mmengine.dataset import BaseDataset
@@ -29,10 +34,13 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 from al_plugin.datasets import ActiveDatasetSplitter  # noqa: E402
 from al_plugin.engine.hooks.active_selection_hook import \
     _merge_shards  # noqa: E402
-from al_plugin.strategies import InstanceUncertaintyStrategy  # noqa: E402
+from al_plugin.strategies import (CoreSetStrategy,  # noqa: E402
+                                  InstanceUncertaintyStrategy)
 from al_plugin.utils import atomic_write_json  # noqa: E402
+from benchmarks.machine import machine  # noqa: E402
 
 SIZES = (10_000, 100_000, 1_000_000)
+CORESET_SIZES = (10_000, 30_000, 100_000)
 
 
 class IdPool(BaseDataset):
@@ -60,6 +68,9 @@ def time_selection(n: int, work_dir: str) -> dict:
     # two ranks, interleaved as DefaultSampler(shuffle=False) shards them
     shards = [(pool[r::2], {'instance_uncertainty': scores[r::2]}, {})
               for r in range(2)]
+    if tracemalloc.is_tracing():  # measure from here: not the set-up
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
     timings = {}
     start = time.perf_counter()
     outputs, broken = _merge_shards(shards, pool)
@@ -79,7 +90,37 @@ def time_selection(n: int, work_dir: str) -> dict:
     timings['commit'] = time.perf_counter() - start
     timings['total'] = sum(timings.values())
     timings['output_bytes'] = int(sum(v.nbytes for v in outputs.values()))
+    if tracemalloc.is_tracing():
+        timings['peak_mib'] = (tracemalloc.get_traced_memory()[1] -
+                               base) / 2**20
     return timings
+
+
+def peak_memory(fn, *args) -> float:
+    """Peak MiB allocated (Python and numpy) while ``fn(*args)`` runs."""
+    tracemalloc.start()
+    try:
+        fn(*args)
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def time_coreset(n: int, dim: int = 64) -> dict:
+    """Core-set's greedy k-center on ``(n, dim)`` features with ``n // 20``
+    labeled centers and ``budget = n // 40``: ``O(n x (n // 20 + budget))``
+    distance evaluations, so the cost curve is quadratic in n."""
+    rng = np.random.default_rng(0)
+    outputs = dict(
+        features=rng.random((n, dim), dtype=np.float32),
+        labeled_features=rng.random((n // 20, dim), dtype=np.float32))
+    strategy = CoreSetStrategy()
+    start = time.perf_counter()
+    strategy.select(outputs, n // 40, n)
+    seconds = time.perf_counter() - start
+    peak = peak_memory(strategy.select, outputs, n // 40, n)
+    return dict(seconds=seconds, peak_mib=peak, dim=dim,
+                input_mib=sum(v.nbytes for v in outputs.values()) / 2**20)
 
 
 def main():
@@ -93,14 +134,28 @@ def main():
     for n in SIZES:
         with tempfile.TemporaryDirectory() as work_dir:
             results[str(n)] = time_selection(n, work_dir)
+        with tempfile.TemporaryDirectory() as work_dir:
+            tracemalloc.start()
+            try:
+                results[str(n)]['peak_mib'] = time_selection(
+                    n, work_dir)['peak_mib']
+            finally:
+                tracemalloc.stop()
         print(f'{n:>9} images: ' + ', '.join(
             f'{k} {v:.3f} s' for k, v in results[str(n)].items()
-            if k != 'output_bytes'))
+            if k not in ('output_bytes', 'peak_mib')) +
+            f', peak {results[str(n)]["peak_mib"]:.1f} MiB')
+    coreset = {}
+    for n in CORESET_SIZES:
+        coreset[str(n)] = time_coreset(n)
+        print(f'core-set {n:>7} images: {coreset[str(n)]["seconds"]:.2f} s, '
+              f'peak {coreset[str(n)]["peak_mib"]:.1f} MiB')
     record = dict(
         selection_seconds={n: r['total'] for n, r in results.items()},
+        selection_peak_mib={n: r['peak_mib'] for n, r in results.items()},
         breakdown=results,
-        machine=f'{platform.machine()}, {os.cpu_count()} cores, '
-        f'{platform.python_implementation()} {platform.python_version()}',
+        coreset=coreset,
+        machine=machine(),
         date=datetime.date.today().isoformat())
     os.makedirs(osp.dirname(args.out), exist_ok=True)
     atomic_write_json(args.out, record)

@@ -96,3 +96,18 @@ def test_plan_is_the_reference_schedule(loop):
     # the tiny config: epoch=1, epoch_ratio=[1, 1]; lr x0.1 for the last
     assert [s.phase for s in loop.plan] == ['label', 'min', 'max', 'label']
     assert np.allclose([s.lr_factor for s in loop.plan], [1, 1, 1, 0.1])
+
+
+def test_warm_start_keeps_the_previous_cycles_weights(loop):
+    initial = _params(loop.model)
+    _one_step(loop, 'label')
+    trained = _params(loop.model)
+    loop.reset_weights = False
+    loop._reset_model()  # cycle 0 still starts from the initial weights
+    assert not _changed(loop.model, initial)
+    _one_step(loop, 'label')
+    trained = _params(loop.model)
+    loop.cycle = 1
+    loop._reset_model()  # cycle 1 fine-tunes cycle 0's model
+    assert not _changed(loop.model, trained)
+    assert not loop.runner.optim_wrapper.optimizer.state

@@ -1,11 +1,12 @@
 """Registered components; see the package README."""
 from .active_subset import BROKEN, ActiveSubset, collate_marking_broken
 from .digits import DigitsCocoDataset, DigitsVOCDataset
+from .image_folder import ImageFolderDataset
 from .pseudo_labels import PseudoLabels
 from .splitter import ActiveDatasetSplitter
 
 __all__ = [
     'ActiveDatasetSplitter', 'ActiveSubset', 'BROKEN',
     'collate_marking_broken', 'DigitsCocoDataset', 'DigitsVOCDataset',
-    'PseudoLabels'
+    'ImageFolderDataset', 'PseudoLabels'
 ]

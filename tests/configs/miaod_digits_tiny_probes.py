@@ -13,3 +13,6 @@ custom_hooks = [
     dict(type='KillProbeHook'),
     dict(type='ScoringProbeHook'),
 ]
+# The probes take any eval-mode forward outside validation for pool
+# scoring: no predictions for the drawing of the selected images.
+default_hooks = dict(al_visualization=dict(draw=False))

@@ -10,7 +10,6 @@ from mmengine.dist import all_gather_object, get_dist_info, is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner.utils import set_random_seed
-from mmengine.utils import ProgressBar
 from mmengine.registry import FUNCTIONS
 from mmdet.registry import DATASETS, HOOKS
 
@@ -18,7 +17,10 @@ from al_plugin.datasets import BROKEN, ActiveSubset, collate_marking_broken
 from al_plugin.models import build_adapter
 from al_plugin.registry import STRATEGIES
 from al_plugin.strategies import check_strategy_cfg
-from ..scoring import OUTPUTS, compute_outputs
+from ..scoring import OUTPUTS, ScoringProgress, compute_outputs
+
+#: message hub key of the last selection, see ActiveSelectionHook
+SELECTION_INFO = 'al_selection'
 
 
 @HOOKS.register_module()
@@ -39,6 +41,18 @@ class ActiveSelectionHook(Hook):
     The random seed is reset to the experiment's seed before selecting, as in
     the reference; strategies with random picks get ``seed + cycle``.
 
+    After committing, the selection is published in the message hub as
+    ``runner.message_hub.get_info('al_selection')`` for hooks that run after
+    this one (e.g. :class:`ALVisualizationHook`); it is not saved in
+    checkpoints::
+
+        dict(cycle=c,                # the cycle whose model selected
+             strategy='EntropyStrategy',
+             pool=np.ndarray,        # (P, ) global indices, readable pool
+             scores=np.ndarray,      # (P, ) the strategy's, or None
+             chosen=np.ndarray)      # (B, ) positions into pool, in the
+                                     # order chosen (best first)
+
     Args:
         strategy (dict): Config of a ``STRATEGIES`` entry.
         dataloader (dict, optional): Loader config over the whole pool with
@@ -56,6 +70,9 @@ class ActiveSelectionHook(Hook):
         select_after_last (bool): Also select after the last cycle (what
             to label next once the experiment ends). Defaults to False, as
             the reference.
+        progress (bool): Show the scoring pass's progress (images, rate,
+            ETA) on rank 0: a bar on a terminal, a log line every 30 s
+            otherwise. Defaults to True.
     """
 
     priority = 'LOW'
@@ -65,13 +82,15 @@ class ActiveSelectionHook(Hook):
                  dataloader: Optional[dict] = None,
                  scorer_cfg: Optional[dict] = None,
                  adapter: Optional[dict] = None,
-                 select_after_last: bool = False) -> None:
+                 select_after_last: bool = False,
+                 progress: bool = True) -> None:
         check_strategy_cfg(strategy, 'ActiveSelectionHook.strategy')
         self.strategy = STRATEGIES.build(strategy)
         self.dataloader_cfg = copy.deepcopy(dataloader)
         self.scorer_cfg = scorer_cfg or {}
         self.adapter_cfg = adapter
         self.select_after_last = select_after_last
+        self.progress = progress
         unknown = [r for r in self.strategy.requires if r not in OUTPUTS]
         if unknown:
             raise KeyError(f'{self.strategy.name} requires outputs {unknown} '
@@ -94,7 +113,7 @@ class ActiveSelectionHook(Hook):
                                'nothing to select')
             return
         set_random_seed(runner.seed)
-        outputs, broken = self.score_pool(runner, pool)
+        outputs, broken = self.score_pool(runner, pool, cycle)
         if broken:
             pool = self._leave_out_broken(runner, cycle, pool, broken)
             budget = min(budget, len(pool))
@@ -122,6 +141,15 @@ class ActiveSelectionHook(Hook):
             },
             skipped=sorted(broken))
         splitter.verify_consistent()  # every rank holds the same X_L
+        runner.message_hub.update_info(
+            SELECTION_INFO,
+            dict(
+                cycle=cycle,
+                strategy=self.strategy.name,
+                pool=pool,
+                scores=None if scores is None else np.asarray(scores),
+                chosen=chosen),
+            resumed=False)
 
     @staticmethod
     def _leave_out_broken(runner, cycle: int, pool: np.ndarray,
@@ -144,13 +172,17 @@ class ActiveSelectionHook(Hook):
         return readable
 
     # -- scoring ------------------------------------------------------------
-    def score_pool(self, runner, pool: np.ndarray
+    def score_pool(self, runner, pool: np.ndarray, cycle: Optional[int] = None
                    ) -> Tuple[Dict[str, np.ndarray], Dict[int, str]]:
         """Compute the strategy's outputs for every readable pool image.
 
         An image that cannot be read (missing or corrupt file) is left out
         and reported. A strategy that needs no outputs reads no image: only
         missing files are found then.
+
+        With ``progress``, rank 0 shows the images scored, the rate and the
+        ETA (counting its own images times the world size: the ranks score
+        equal shares in step).
 
         Returns:
             tuple: the outputs, each ``(P, ...)`` where row i belongs to the
@@ -164,7 +196,13 @@ class ActiveSelectionHook(Hook):
         loader = runner.build_dataloader(
             self._loader_cfg(runner, pool), seed=runner.seed)
         rank, world_size = get_dist_info()
-        bar = ProgressBar(len(loader)) if is_main_process() else None
+        bar = None
+        if self.progress and is_main_process():
+            bar = ScoringProgress(
+                len(pool),
+                desc=('' if cycle is None else f'cycle {cycle}: ') +
+                'pool scoring',
+                log=runner.logger.info)
         indices: List[np.ndarray] = []
         broken: Dict[int, str] = {}
         results: Dict[str, List[np.ndarray]] = {
@@ -176,10 +214,14 @@ class ActiveSelectionHook(Hook):
         model.eval()
         with torch.no_grad():
             for data in loader:
-                broken.update(data.pop(BROKEN))
+                batch_broken = data.pop(BROKEN)
+                broken.update(batch_broken)
+                # this rank's images of the batch, times the world size
+                num = world_size * (
+                    len(batch_broken) + len(data.get('data_samples', ())))
                 if 'inputs' not in data:  # nothing readable in the batch
                     if bar is not None:
-                        bar.update()
+                        bar.update(num)
                     continue
                 data = model.data_preprocessor(data, False)
                 samples = data['data_samples']
@@ -191,10 +233,10 @@ class ActiveSelectionHook(Hook):
                 for name, rows in outputs.items():
                     results[name].append(rows)
                 if bar is not None:
-                    bar.update()
+                    bar.update(num)
         model.train(was_training)
         if bar is not None:
-            bar.file.write('\n')
+            bar.close()
         local = (np.concatenate(indices) if indices else np.zeros(0, int),
                  {k: np.concatenate(v) if v else np.zeros(0)
                   for k, v in results.items()}, broken)

@@ -43,7 +43,9 @@ class ActiveLearningLoop(BaseLoop):
     """Cycles of (re-initialise, train on X_L, evaluate, select).
 
     Every cycle starts from the same initial weights (saved once to
-    ``work_dir/al_initial_weights.pth``) and from the same random seed, so a
+    ``work_dir/al_initial_weights.pth``), as in MI-AOD's reference, or with
+    ``reset_weights=False`` from the previous cycle's model (warm start), and
+    from the same random seed, so a
     cycle is reproducible from its start; every epoch is re-seeded with
     ``seed + epoch index``, so a run resumed at an epoch boundary continues
     as the uninterrupted one would.
@@ -66,6 +68,13 @@ class ActiveLearningLoop(BaseLoop):
             or ``7``.
         epochs (int): Label-training epochs per cycle. Defaults to 12.
         X_L_repeat (int): Passes over X_L in one epoch. Defaults to 1.
+        X_L_0_repeat (int, optional): Passes over X_L in one epoch of cycle
+            0, where a warm-started experiment trains its first model
+            longer. Defaults to ``X_L_repeat``.
+        reset_weights (bool): Start every cycle from the initial weights
+            (True, the reference) or fine-tune the previous cycle's model
+            (False). Optimizer state and seed are reset either way.
+            Defaults to True.
         lr_decay_epochs (Sequence[int]): Epoch indices (within a cycle) from
             which the lr is multiplied by ``lr_decay``. Defaults to ().
         lr_decay (float): Decay factor. Defaults to 0.1.
@@ -75,6 +84,15 @@ class ActiveLearningLoop(BaseLoop):
         max_keep_cycle_ckpts (int): How many ``cycle_<c>.pth`` to keep (the
             newest cycles); -1 keeps every cycle's. The one
             ``last_checkpoint`` names is never removed. Defaults to 2.
+        early_stop (dict, optional): Stop the experiment, without a further
+            selection, when the metric has changed by less than
+            ``ap_shift`` on average (absolute change from cycle to cycle)
+            over the last ``ap_range`` cycles (the ASM design's
+            ``ap_shift`` / ``ap_range``). Keys: ``ap_shift`` (float),
+            ``ap_range`` (int >= 1), ``metric`` (default: the first
+            evaluated metric whose name ends with ``mAP``). The reason is
+            logged and recorded as ``early_stop`` in ``results.json``'s last
+            entry. Defaults to None (run every cycle).
 
     Checkpoints: ``CheckpointHook`` saves every epoch (``epoch_<n>.pth``);
     after each cycle's selection the loop saves ``cycle_<c>.pth`` and points
@@ -95,7 +113,10 @@ class ActiveLearningLoop(BaseLoop):
                  lr_decay: float = 0.1,
                  warmup_iters: int = 0,
                  warmup_ratio: float = 0.001,
-                 max_keep_cycle_ckpts: int = 2) -> None:
+                 max_keep_cycle_ckpts: int = 2,
+                 X_L_0_repeat: Optional[int] = None,
+                 reset_weights: bool = True,
+                 early_stop: Optional[dict] = None) -> None:
         self._loader_cfg = copy.deepcopy(dataloader)
         super().__init__(runner, dataloader)
         self.pool = self.dataloader.dataset
@@ -107,6 +128,10 @@ class ActiveLearningLoop(BaseLoop):
                              f'integers, got {cycles}')
         self.epochs = epochs
         self.X_L_repeat = X_L_repeat
+        self.X_L_0_repeat = X_L_repeat if X_L_0_repeat is None \
+            else X_L_0_repeat
+        self.reset_weights = reset_weights
+        self.early_stop = _check_early_stop(early_stop)
         self.lr_decay_epochs = tuple(lr_decay_epochs)
         self.lr_decay = lr_decay
         self.warmup_iters = warmup_iters
@@ -161,8 +186,12 @@ class ActiveLearningLoop(BaseLoop):
             n = min(labeled + k * self.splitter.budget(),
                     self.splitter.pool_size)
             epochs = len(self.plan) - (self.epoch_in_cycle if k == 0 else 0)
-            total += epochs * -(-n * self.X_L_repeat // batch)
+            total += epochs * -(-n * self.repeat_of(self.cycle + k) // batch)
         return total
+
+    def repeat_of(self, cycle: int) -> int:
+        """Passes over X_L in one epoch of ``cycle``."""
+        return self.X_L_0_repeat if cycle == 0 else self.X_L_repeat
 
     @property
     def epoch(self) -> int:
@@ -237,6 +266,9 @@ class ActiveLearningLoop(BaseLoop):
             return
         if not self.evaluated:
             self.evaluate()
+        if 'early_stop' in self.results[-1]:
+            self.stop_training = True
+            return
         if self.splitter.cycle <= cycle:  # not selected yet
             self.runner.call_hook(
                 'after_cycle', cycle=cycle, last=cycle == self.cycles[-1])
@@ -253,7 +285,7 @@ class ActiveLearningLoop(BaseLoop):
             [self.splitter.labeled_indices(),
              np.fromiter(pseudo_labels, dtype=np.int64)])
         self.labeled_loader = self._build_subset_loader(
-            indices, self.X_L_repeat, unlabeled=False,
+            indices, self.repeat_of(self.cycle), unlabeled=False,
             pseudo_labels=pseudo_labels)
         # mmengine's log processor and hooks read `train_dataloader`
         self.dataloader = self.labeled_loader
@@ -321,15 +353,45 @@ class ActiveLearningLoop(BaseLoop):
                 metrics={k: _to_float(v)
                          for k, v in metrics.items()}))
         self.evaluated = True
+        reason = self._early_stop_reason()
+        if reason is not None:
+            self.results[-1]['early_stop'] = reason
         self.runner.logger.info(
             f'cycle {self.cycle} done: {self.results[-1]["num_labeled"]} '
             f'labeled, ' + ', '.join(f'{k}: {v:.4f}' for k, v in
                                      self.results[-1]['metrics'].items()
                                      if isinstance(v, float)))
+        if reason is not None:
+            self.runner.logger.info(
+                f'early stop after cycle {self.cycle}: {reason}')
         if is_main_process():
             atomic_write_json(
                 osp.join(self.runner.work_dir, RESULTS_FILE), self.results)
         barrier()
+
+    def _early_stop_reason(self) -> Optional[str]:
+        """Why the experiment stops after this cycle's evaluation (see
+        ``early_stop``), or None to go on."""
+        if self.early_stop is None:
+            return None
+        ap_shift, ap_range = (self.early_stop['ap_shift'],
+                              self.early_stop['ap_range'])
+        if len(self.results) <= ap_range:
+            return None
+        metric = self.early_stop['metric'] or next(
+            (k for k in self.results[-1]['metrics'] if k.endswith('mAP')),
+            None)
+        values = [r['metrics'].get(metric) for r in self.results]
+        if metric is None or not all(
+                isinstance(v, float) for v in values[-ap_range - 1:]):
+            raise KeyError(
+                f'train_cfg.early_stop.metric: {metric!r} is not among the '
+                f'evaluated metrics {sorted(self.results[-1]["metrics"])}')
+        shift = float(np.mean(np.abs(np.diff(values[-ap_range - 1:]))))
+        if shift >= ap_shift:
+            return None
+        return (f'{metric} changed by {shift:.4f} on average over the last '
+                f'{ap_range} cycles (< ap_shift {ap_shift})')
 
     # -- phases -------------------------------------------------------------
     def trainable(self, phase: str, name: str) -> bool:
@@ -392,9 +454,12 @@ class ActiveLearningLoop(BaseLoop):
         barrier()
 
     def _reset_model(self) -> None:
-        """Start the cycle from the initial weights and the base seed."""
+        """Start the cycle from the base seed, fresh optimizer state and the
+        initial weights (or, with ``reset_weights=False`` after the first
+        cycle, the previous cycle's)."""
         set_random_seed(self.runner.seed)
-        self.model.load_state_dict(self._initial_state)
+        if self.reset_weights or self.cycle == self.cycles[0]:
+            self.model.load_state_dict(self._initial_state)
         self.runner.optim_wrapper.optimizer.state.clear()
 
     def _save_cycle_checkpoint(self) -> None:
@@ -462,6 +527,26 @@ class ActiveLearningLoop(BaseLoop):
             self.cycle += 1
             self.epoch_in_cycle = 0
             self.evaluated = False
+
+
+def _check_early_stop(cfg: Optional[dict]) -> Optional[dict]:
+    """Validate ``train_cfg.early_stop``; return it with defaults."""
+    if cfg is None:
+        return None
+    unknown = set(cfg) - {'ap_shift', 'ap_range', 'metric'}
+    if unknown:
+        raise KeyError(f'train_cfg.early_stop: unknown keys '
+                       f'{sorted(unknown)} (known: ap_shift, ap_range, '
+                       'metric)')
+    cfg = dict(metric=None, **cfg)
+    if not isinstance(cfg.get('ap_shift'), (int, float)) or \
+            cfg['ap_shift'] < 0:
+        raise ValueError('train_cfg.early_stop.ap_shift must be a number '
+                         f'>= 0, got {cfg.get("ap_shift")!r}')
+    if not isinstance(cfg.get('ap_range'), int) or cfg['ap_range'] < 1:
+        raise ValueError('train_cfg.early_stop.ap_range must be an int >= '
+                         f'1, got {cfg.get("ap_range")!r}')
+    return cfg
 
 
 def _to_float(value):

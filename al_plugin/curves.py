@@ -1,0 +1,106 @@
+"""Learning curves of active-learning experiments: mAP against the labeled
+fraction, over strategies and seeds.
+
+A *row* is one evaluated cycle of one run, as ``tools/compare.py`` writes
+them into ``compare.json``::
+
+    dict(strategy='entropy_digits', seed=0, cycle=1, num_labeled=600,
+         num_total=4000, labeled_fraction=0.15, AP50=0.21, AP=None,
+         metrics={...})
+
+A *curve* is what a strategy's seeds share: one point per cycle with the
+mean and the (population) standard deviation of the metric over seeds.
+"""
+from collections import defaultdict
+from typing import Dict, List, NamedTuple, Optional, Sequence
+
+import numpy as np
+
+#: metric names of mmdet's evaluators -> the columns of a row
+AP50_KEYS = ('pascal_voc/mAP', 'coco/bbox_mAP_50')
+AP_KEYS = ('coco/bbox_mAP', )
+
+
+class CurvePoint(NamedTuple):
+    """One cycle of a strategy, over its seeds."""
+    cycle: int
+    labeled_fraction: float
+    mean: float
+    std: float
+    num_seeds: int
+
+
+def first_metric(metrics: dict, keys: Sequence[str]) -> Optional[float]:
+    """The value of the first of ``keys`` present in ``metrics``."""
+    for key in keys:
+        if isinstance(metrics.get(key), (int, float)):
+            return float(metrics[key])
+    return None
+
+
+def rows_of_run(results: List[dict], strategy: str, seed) -> List[dict]:
+    """Rows of one run from its ``results.json`` entries."""
+    rows = []
+    for r in results:
+        total = r['num_labeled'] + r['num_pool']
+        rows.append(
+            dict(
+                strategy=strategy,
+                seed=seed,
+                cycle=r['cycle'],
+                num_labeled=r['num_labeled'],
+                num_total=total,
+                labeled_fraction=r['num_labeled'] / total if total else 0.0,
+                AP50=first_metric(r['metrics'], AP50_KEYS),
+                AP=first_metric(r['metrics'], AP_KEYS),
+                metrics=r['metrics']))
+    return rows
+
+
+def curves(rows: List[dict], metric: str = 'AP50'
+           ) -> Dict[str, List[CurvePoint]]:
+    """Mean and spread of ``metric`` per strategy and cycle.
+
+    Args:
+        rows (list[dict]): Rows of any number of runs.
+        metric (str): A row column (``AP50``, ``AP``) or a key of its
+            ``metrics``.
+
+    Returns:
+        dict[str, list[CurvePoint]]: Per strategy, in order of first
+        appearance, its points by cycle. A cycle that not every seed reached
+        (an early stop, a run still going) averages the seeds that did.
+    """
+    by_cycle = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        value = row.get(metric, row['metrics'].get(metric))
+        if isinstance(value, (int, float)):
+            by_cycle[row['strategy']][row['cycle']].append(
+                (row['labeled_fraction'], float(value)))
+    out = {}
+    for strategy, cycles in by_cycle.items():
+        points = []
+        for cycle in sorted(cycles):
+            fractions, values = zip(*cycles[cycle])
+            points.append(
+                CurvePoint(cycle, float(np.mean(fractions)),
+                           float(np.mean(values)), float(np.std(values)),
+                           len(values)))
+        out[strategy] = points
+    return out
+
+
+def fraction_to_reach(curve: Sequence[CurvePoint],
+                      target: float) -> Optional[float]:
+    """The labeled fraction at which a mean curve first reaches ``target``,
+    linearly interpolated between cycles; None if it never does."""
+    prev = None
+    for point in curve:
+        if point.mean >= target:
+            if prev is None or point.mean == prev.mean:
+                return point.labeled_fraction
+            t = (target - prev.mean) / (point.mean - prev.mean)
+            return prev.labeled_fraction + t * (
+                point.labeled_fraction - prev.labeled_fraction)
+        prev = point
+    return None

@@ -1,0 +1,105 @@
+"""Draw mAP against the labeled fraction from ``tools/compare.py``'s output:
+one line per strategy, the mean over seeds with a band of one standard
+deviation. Writes a PNG and an SVG.
+
+Example::
+
+    python tools/plot_curves.py work_dirs/compare/compare.json \\
+        --out work_dirs/compare/curves --metric AP50
+"""
+import argparse
+import io
+import json
+import os.path as osp
+import sys
+
+import matplotlib
+
+matplotlib.use('Agg')  # noqa: E402 (no display needed)
+import matplotlib.pyplot as plt  # noqa: E402
+
+ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
+sys.path.insert(0, ROOT)
+
+from al_plugin.curves import curves  # noqa: E402
+from al_plugin.utils import atomic_open  # noqa: E402
+
+LABELS = {'AP50': 'mAP (IoU 0.5)', 'AP': 'COCO AP (IoU 0.5:0.95)'}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Plot active-learning curves of tools/compare.py')
+    parser.add_argument('compare_json', help='compare.json of compare.py')
+    parser.add_argument(
+        '--out', help='output path without extension (default: curves '
+        'next to compare.json); .png and .svg are written')
+    parser.add_argument(
+        '--metric', default='AP50',
+        help='AP50 (VOC mAP), AP (COCO) or a metric name of results.json')
+    parser.add_argument('--title', default=None)
+    parser.add_argument('--dpi', type=int, default=120)
+    return parser.parse_args(argv)
+
+
+def load_rows(path: str) -> list:
+    try:
+        with open(path) as f:
+            rows = json.load(f)['rows']
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SystemExit(f'{path}: not a compare.json of tools/compare.py '
+                         f'({type(e).__name__}: {e})')
+    return rows
+
+
+def plot(rows: list, metric: str, title=None):
+    """Return a matplotlib figure of the curves in ``rows``."""
+    data = curves(rows, metric)
+    if not data:
+        raise SystemExit(f'no {metric!r} values in the rows: nothing to '
+                         'plot (see --metric)')
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for name, points in data.items():
+        x = [100 * p.labeled_fraction for p in points]
+        mean = [p.mean for p in points]
+        std = [p.std for p in points]
+        seeds = max(p.num_seeds for p in points)
+        line, = ax.plot(x, mean, marker='o', ms=4,
+                        label=f'{name} (n={seeds})')
+        ax.fill_between(x, [m - s for m, s in zip(mean, std)],
+                        [m + s for m, s in zip(mean, std)],
+                        color=line.get_color(), alpha=0.2, lw=0)
+    ax.set_xlabel('labeled images (% of the pool)')
+    ax.set_ylabel(LABELS.get(metric, metric))
+    ax.set_title(title or f'{LABELS.get(metric, metric)}: mean \u00b1 std '
+                 'over seeds')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize='small')
+    fig.tight_layout()
+    return fig
+
+
+def save(fig, out: str, dpi: int) -> list:
+    """Write ``out.png`` and ``out.svg`` atomically; return the paths."""
+    paths = []
+    for ext in ('png', 'svg'):
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, dpi=dpi)
+        path = f'{out}.{ext}'
+        with atomic_open(path, 'wb') as f:
+            f.write(buf.getvalue())
+        paths.append(path)
+    return paths
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    out = args.out or osp.join(osp.dirname(args.compare_json), 'curves')
+    fig = plot(load_rows(args.compare_json), args.metric, args.title)
+    for path in save(fig, out, args.dpi):
+        print(f'wrote {path}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
