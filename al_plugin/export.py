@@ -31,13 +31,11 @@ from mmengine.dist import is_main_process
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner, load_checkpoint
-from mmengine.utils import ProgressBar
 from mmdet.registry import MODELS
 
-from al_plugin.datasets import BROKEN, ActiveSubset, collate_marking_broken
+from al_plugin.datasets import ActiveSubset, collate_marking_broken
 from al_plugin.engine.hooks.active_selection_hook import _collate_fn
-from al_plugin.engine.scoring import compute_outputs
-from al_plugin.models import build_adapter
+from al_plugin.engine.scoring import ScoringProgress, score_loader
 from al_plugin.utils import atomic_open, atomic_write_json
 
 
@@ -97,15 +95,15 @@ pool_loader_cfg_from` returns; its ``dataset`` is replaced.
     return Runner.build_dataloader(cfg)
 
 
-def _progress(total: int) -> Optional[ProgressBar]:
-    """A progress bar (rate, ETA) over ``total`` images on rank 0."""
-    return ProgressBar(total) if total and is_main_process() else None
+def _progress(total: int, desc: str) -> Optional[ScoringProgress]:
+    """Images done, rate and ETA over ``total`` images, on rank 0."""
+    return ScoringProgress(total, desc=desc) \
+        if total and is_main_process() else None
 
 
-def _close(bar: Optional[ProgressBar]) -> None:
+def _close(bar: Optional[ScoringProgress]) -> None:
     if bar is not None:
-        bar.file.write('\n')
-        bar.file.flush()
+        bar.close()
 
 
 def predict_images(model, loader) -> List[dict]:
@@ -124,7 +122,7 @@ def predict_images(model, loader) -> List[dict]:
         (``test_cfg``: score threshold, NMS, ``max_per_img``).
     """
     dataset = loader.dataset
-    bar = _progress(len(dataset))
+    bar = _progress(len(dataset), 'predicting')
     records = []
     with torch.no_grad():
         for data in loader:
@@ -175,35 +173,11 @@ def score_images(
         rows in that order; ``broken``: index -> error message of the
         images that could not be read.
     """
-    adapter = build_adapter(model, adapter_cfg)
-    bar = _progress(len(loader.dataset))
-    indices: List[np.ndarray] = []
-    results: Dict[str, List[np.ndarray]] = {name: [] for name in names}
-    broken: Dict[int, str] = {}
-    with torch.no_grad():
-        for data in loader:
-            marked = data.pop(BROKEN)
-            broken.update(marked)
-            done = len(marked)
-            if 'inputs' in data:
-                data = model.data_preprocessor(data, False)
-                samples = data['data_samples']
-                indices.append(
-                    np.array([s.metainfo['al_index'] for s in samples]))
-                outputs = compute_outputs(adapter, data['inputs'], samples,
-                                          list(names), scorer_cfg or {})
-                for name, rows in outputs.items():
-                    results[name].append(rows)
-                done += len(samples)
-            if bar is not None:
-                bar.update(done)
+    bar = _progress(len(loader.dataset), 'scoring')
+    result = score_loader(model, loader, names, scorer_cfg, adapter_cfg,
+                          progress=bar)
     _close(bar)
-    index = np.concatenate(indices).astype(np.int64) if indices else \
-        np.zeros(0, dtype=np.int64)
-    return index, {
-        name: np.concatenate(rows) if rows else np.zeros(0)
-        for name, rows in results.items()
-    }, broken
+    return result
 
 
 def image_root_of(paths: Sequence[str]) -> str:

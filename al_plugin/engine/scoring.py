@@ -21,7 +21,8 @@ import torch
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from al_plugin.models import OutputAdapter
+from al_plugin.datasets import BROKEN
+from al_plugin.models import OutputAdapter, build_adapter
 
 
 def flip_inputs(inputs: Tensor, samples) -> Tensor:
@@ -185,6 +186,63 @@ def compute_outputs(adapter: OutputAdapter, inputs: Tensor, samples,
     """
     batch = PoolBatch(adapter, inputs, samples)
     return {name: OUTPUTS[name](batch, **scorer_cfg) for name in names}
+
+
+@torch.no_grad()
+def score_loader(model,
+                 loader,
+                 names: Sequence[str],
+                 scorer_cfg: Optional[dict] = None,
+                 adapter_cfg: Optional[dict] = None,
+                 progress: Optional['ScoringProgress'] = None,
+                 progress_scale: int = 1):
+    """The named outputs of every readable image of a loader.
+
+    Args:
+        model (nn.Module): The detector (not a DDP wrapper), in eval mode.
+        loader (DataLoader): Over an ``ActiveSubset`` whose collate marks
+            unreadable images (``collate_marking_broken``): each batch has
+            ``BROKEN`` (index -> error) besides ``inputs`` / ``data_samples``
+            of the readable images, whose metainfo holds ``al_index``.
+        names (Sequence[str]): Keys of :data:`OUTPUTS`.
+        scorer_cfg (dict, optional): Options of the output functions.
+        adapter_cfg (dict, optional): The model's output adapter; defaults
+            to the first registered one that applies.
+        progress (ScoringProgress, optional): Counts the images read.
+        progress_scale (int): Images counted for each one read (the world
+            size when every rank scores an equal share). Defaults to 1.
+
+    Returns:
+        tuple: ``indices`` ``(P, )`` int64, the ``al_index`` of the readable
+        images in loader order; ``outputs``: name -> ``(P, ...)`` rows in
+        that order; ``broken``: index -> error of the unreadable images.
+    """
+    adapter = build_adapter(model, adapter_cfg)
+    indices: List[np.ndarray] = []
+    results: Dict[str, List[np.ndarray]] = {name: [] for name in names}
+    broken: Dict[int, str] = {}
+    for data in loader:
+        marked = data.pop(BROKEN)
+        broken.update(marked)
+        num = len(marked)
+        if 'inputs' in data:  # something readable in the batch
+            data = model.data_preprocessor(data, False)
+            samples = data['data_samples']
+            indices.append(
+                np.array([s.metainfo['al_index'] for s in samples],
+                         dtype=np.int64))
+            outputs = compute_outputs(adapter, data['inputs'], samples,
+                                      list(names), scorer_cfg or {})
+            for name, rows in outputs.items():
+                results[name].append(rows)
+            num += len(samples)
+        if progress is not None:
+            progress.update(num * progress_scale)
+    return (np.concatenate(indices) if indices else np.zeros(0, np.int64),
+            {
+                name: np.concatenate(rows) if rows else np.zeros(0)
+                for name, rows in results.items()
+            }, broken)
 
 
 def _clock(seconds: float) -> str:

@@ -2,10 +2,9 @@
 import copy
 import os.path as osp
 from functools import partial
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
-import torch
 from mmengine.dist import all_gather_object, get_dist_info, is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -13,11 +12,10 @@ from mmengine.runner.utils import set_random_seed
 from mmengine.registry import FUNCTIONS
 from mmdet.registry import DATASETS, HOOKS
 
-from al_plugin.datasets import BROKEN, ActiveSubset, collate_marking_broken
-from al_plugin.models import build_adapter
+from al_plugin.datasets import ActiveSubset, collate_marking_broken
 from al_plugin.registry import STRATEGIES
 from al_plugin.strategies import check_strategy_cfg
-from ..scoring import OUTPUTS, ScoringProgress, compute_outputs
+from ..scoring import OUTPUTS, ScoringProgress, score_loader
 
 #: message hub key of the last selection, see ActiveSelectionHook
 SELECTION_INFO = 'al_selection'
@@ -203,43 +201,19 @@ class ActiveSelectionHook(Hook):
                 desc=('' if cycle is None else f'cycle {cycle}: ') +
                 'pool scoring',
                 log=runner.logger.info)
-        indices: List[np.ndarray] = []
-        broken: Dict[int, str] = {}
-        results: Dict[str, List[np.ndarray]] = {
-            k: []
-            for k in self.strategy.requires
-        }
-        adapter = build_adapter(model, self.adapter_cfg)
         was_training = model.training
         model.eval()
-        with torch.no_grad():
-            for data in loader:
-                batch_broken = data.pop(BROKEN)
-                broken.update(batch_broken)
-                # this rank's images of the batch, times the world size
-                num = world_size * (
-                    len(batch_broken) + len(data.get('data_samples', ())))
-                if 'inputs' not in data:  # nothing readable in the batch
-                    if bar is not None:
-                        bar.update(num)
-                    continue
-                data = model.data_preprocessor(data, False)
-                samples = data['data_samples']
-                indices.append(
-                    np.array([s.metainfo['al_index'] for s in samples]))
-                outputs = compute_outputs(adapter, data['inputs'], samples,
-                                          self.strategy.requires,
-                                          self.scorer_cfg)
-                for name, rows in outputs.items():
-                    results[name].append(rows)
-                if bar is not None:
-                    bar.update(num)
+        local = score_loader(
+            model,
+            loader,
+            self.strategy.requires,
+            self.scorer_cfg,
+            self.adapter_cfg,
+            progress=bar,
+            progress_scale=world_size)  # this rank's share, times the ranks
         model.train(was_training)
         if bar is not None:
             bar.close()
-        local = (np.concatenate(indices) if indices else np.zeros(0, int),
-                 {k: np.concatenate(v) if v else np.zeros(0)
-                  for k, v in results.items()}, broken)
         shards = all_gather_object(local) if world_size > 1 else [local]
         return _merge_shards(shards, pool)
 
