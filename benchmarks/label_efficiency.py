@@ -120,7 +120,7 @@ def main() -> None:
         compare(MIAOD, seed, COMMON + MIAOD_OPTIONS + args.extra,
                 args.work_dir)
     with open(osp.join(args.work_dir, 'compare.json')) as f:
-        rows = json.load(f)['rows']
+        rows = [r for r in json.load(f)['rows'] if r['seed'] in args.seeds]
     result = summarize(rows)
     result.update(
         machine=machine(),
@@ -132,7 +132,8 @@ def main() -> None:
         sys.executable,
         osp.join(ROOT, 'tools/plot_curves.py'),
         osp.join(args.work_dir, 'compare.json'), '--out',
-        osp.join(args.out, 'label_efficiency'), '--title',
+        osp.join(args.out, 'label_efficiency'), '--seeds',
+        *map(str, args.seeds), '--title',
         'Built-in digits: mAP (IoU 0.5), mean \u00b1 std over seeds'
     ], check=True)
     print(json.dumps(result, indent=1))

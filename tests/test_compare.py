@@ -92,6 +92,9 @@ def test_plot_curves_writes_png_and_svg(compared, tmp_path):
     root = ET.parse(tmp_path / 'curves.svg').getroot()
     assert root.tag.endswith('svg')
     assert 'random (n=2)' in (tmp_path / 'curves.svg').read_text()
+    run_tool(['tools/plot_curves.py', str(out / 'compare.json'), '--out',
+              str(tmp_path / 'seed1'), '--seeds', '1'])
+    assert 'random (n=1)' in (tmp_path / 'seed1.svg').read_text()
 
 
 def test_bad_inputs_name_the_file(tmp_path):

@@ -37,6 +37,9 @@ def parse_args(argv=None):
     parser.add_argument(
         '--metric', default='AP50',
         help='AP50 (VOC mAP), AP (COCO) or a metric name of results.json')
+    parser.add_argument(
+        '--seeds', type=int, nargs='+',
+        help='only these seeds (default: every run in the file)')
     parser.add_argument('--title', default=None)
     parser.add_argument('--dpi', type=int, default=120)
     return parser.parse_args(argv)
@@ -95,7 +98,10 @@ def save(fig, out: str, dpi: int) -> list:
 def main(argv=None) -> int:
     args = parse_args(argv)
     out = args.out or osp.join(osp.dirname(args.compare_json), 'curves')
-    fig = plot(load_rows(args.compare_json), args.metric, args.title)
+    rows = load_rows(args.compare_json)
+    if args.seeds is not None:
+        rows = [r for r in rows if r['seed'] in args.seeds]
+    fig = plot(rows, args.metric, args.title)
     for path in save(fig, out, args.dpi):
         print(f'wrote {path}')
     return 0
