@@ -95,18 +95,11 @@ def selection_settings(cfg, strategy: str = None):
     Returns:
         tuple: ``(strategy cfg, where it comes from, scorer_cfg, adapter)``.
     """
-    from mmdet.registry import HOOKS
-
-    from al_plugin.engine.hooks import ActiveSelectionHook
-    for i, hook in enumerate(cfg.get('custom_hooks', None) or []):
-        hook_type = hook.get('type') if isinstance(hook, dict) else None
-        if isinstance(hook_type, str):
-            hook_type = HOOKS.get(hook_type)
-        if isinstance(hook_type, type) and issubclass(
-                hook_type, ActiveSelectionHook):
-            where = f'custom_hooks[{i}].strategy'
-            strategy_cfg = hook['strategy']
-            break
+    from al_plugin.engine.config_check import selection_hooks
+    for i, hook, _ in selection_hooks(cfg):
+        where = f'custom_hooks[{i}].strategy'
+        strategy_cfg = hook['strategy']
+        break
     else:
         if strategy is None:
             raise KeyError('the config has no ActiveSelectionHook in '

@@ -2,7 +2,7 @@
 before the Runner (and its work dir) exists."""
 import copy
 import inspect
-from typing import Optional
+from typing import Iterator, Optional, Tuple
 
 from mmdet.registry import HOOKS
 
@@ -19,6 +19,16 @@ def _selection_hook_cls(hook_type) -> Optional[type]:
                                                  ActiveSelectionHook):
         return hook_type
     return None
+
+
+def selection_hooks(cfg) -> Iterator[Tuple[int, dict, type]]:
+    """``(index, hook config, hook class)`` of every
+    :class:`ActiveSelectionHook` (or subclass) in ``cfg.custom_hooks``."""
+    for i, hook in enumerate(cfg.get('custom_hooks', None) or []):
+        hook_cls = _selection_hook_cls(
+            hook.get('type') if isinstance(hook, dict) else None)
+        if hook_cls is not None:
+            yield i, hook, hook_cls
 
 
 def check_selection_hooks(cfg) -> None:
@@ -39,11 +49,7 @@ def check_selection_hooks(cfg) -> None:
         KeyError | TypeError | ValueError: For the first bad hook or
             strategy config.
     """
-    for i, hook in enumerate(cfg.get('custom_hooks', None) or []):
-        hook_cls = _selection_hook_cls(
-            hook.get('type') if isinstance(hook, dict) else None)
-        if hook_cls is None:
-            continue
+    for i, hook, hook_cls in selection_hooks(cfg):
         where = f'custom_hooks[{i}]'
         check_options(
             hook_cls,
