@@ -90,6 +90,44 @@ def curves(rows: List[dict], metric: str = 'AP50'
     return out
 
 
+def paired_differences(rows: List[dict],
+                       baseline: str = 'random',
+                       metric: str = 'AP50') -> Dict[str, List[CurvePoint]]:
+    """Each strategy's ``metric`` minus the baseline's, paired by seed and
+    cycle, then averaged over seeds as :func:`curves` does.
+
+    Seeds change the initial labeled set and the first model, which moves
+    every strategy's curve alike; the paired difference removes that shared
+    part, so its spread is what the selections themselves add.
+
+    Args:
+        rows (list[dict]): Rows of any number of runs, the baseline's
+            included.
+        baseline (str): The strategy to subtract.
+        metric (str): As for :func:`curves`.
+
+    Returns:
+        dict[str, list[CurvePoint]]: Per other strategy, by cycle, the mean
+        and std of the difference over the seeds both ran (``num_seeds``).
+        Cycles the baseline did not reach for a seed are left out.
+    """
+    def value(row):
+        return row.get(metric, row['metrics'].get(metric))
+
+    base = {(r['seed'], r['cycle']): value(r)
+            for r in rows if r['strategy'] == baseline}
+    differences = []
+    for row in rows:
+        ref = base.get((row['seed'], row['cycle']))
+        own = value(row)
+        if row['strategy'] == baseline or not all(
+                isinstance(v, (int, float)) for v in (ref, own)):
+            continue
+        differences.append(
+            dict(row, metrics={}, difference=float(own) - float(ref)))
+    return curves(differences, 'difference')
+
+
 def fraction_to_reach(curve: Sequence[CurvePoint],
                       target: float) -> Optional[float]:
     """The labeled fraction at which a mean curve first reaches ``target``,

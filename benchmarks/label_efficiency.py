@@ -18,7 +18,7 @@ through ``tools/compare.py``. Every strategy runs its own config from
 
 Writes ``benchmarks/results/label_efficiency.json`` (mAP per cycle, mean and
 std over seeds; the labeled fraction at which each strategy reaches
-random's final mAP) and the plot ``benchmarks/results/label_efficiency.png``
+random's final mAP; each strategy's gain over random, paired by seed) and the plot ``benchmarks/results/label_efficiency.png``
 / ``.svg``. Runs go to ``--work-dir``; an interrupted benchmark continues
 where it stopped when run again.
 
@@ -34,7 +34,8 @@ import sys
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 sys.path.insert(0, ROOT)
 
-from al_plugin.curves import curves, fraction_to_reach  # noqa: E402
+from al_plugin.curves import (curves, fraction_to_reach,  # noqa: E402
+                              paired_differences)
 from al_plugin.utils import atomic_write_json  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
 
@@ -86,7 +87,9 @@ def compare(configs: dict, seed: int, options, work_dir: str) -> None:
 
 
 def summarize(rows: list, metric: str = 'AP50') -> dict:
-    """``map_per_cycle`` and ``label_fraction_to_match_random``."""
+    """``map_per_cycle``, ``label_fraction_to_match_random`` and
+    ``gain_over_random`` (per cycle: mean and std over seeds of the
+    strategy's mAP minus random's in the same seed, and the seed count)."""
     data = curves(rows, metric)
     out = dict(
         metric=metric,
@@ -108,6 +111,11 @@ def summarize(rows: list, metric: str = 'AP50') -> dict:
         out['label_fraction_to_match_random'] = {
             name: fraction_to_reach(points, target)
             for name, points in data.items()
+        }
+        out['gain_over_random'] = {
+            name: [[p.mean, p.std, p.num_seeds] for p in points]
+            for name, points in paired_differences(rows, 'random',
+                                                   metric).items()
         }
     return out
 

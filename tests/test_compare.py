@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from al_plugin.curves import CurvePoint, curves, fraction_to_reach
+from al_plugin.curves import (CurvePoint, curves, fraction_to_reach,
+                              paired_differences)
 from .conftest import run_tool
 from .test_resume import _data_root_options
 
@@ -30,6 +31,18 @@ def test_curves_mean_and_std_over_seeds():
                                      pytest.approx(0.1), 2)
     assert out['a'][1].num_seeds == 1
     assert curves(rows, 'pascal_voc/mAP')['b'][0].mean == 0.3
+
+
+def test_paired_differences_subtract_the_same_seed_and_cycle():
+    rows = [_row('random', 0, 0, 0.1, 0.2), _row('random', 1, 0, 0.1, 0.4),
+            _row('a', 0, 0, 0.1, 0.25), _row('a', 1, 0, 0.1, 0.49),
+            _row('a', 2, 0, 0.1, 0.9),  # no random run for seed 2
+            _row('a', 0, 1, 0.2, 0.5)]  # nor for cycle 1
+    out = paired_differences(rows)
+    assert list(out) == ['a']
+    assert out['a'] == [
+        CurvePoint(0, 0.1, pytest.approx(0.07), pytest.approx(0.02), 2)
+    ]
 
 
 def test_fraction_to_reach_interpolates():
