@@ -32,6 +32,7 @@ benchmark: data
 	$(PY) benchmarks/selection_scale.py
 	$(PY) benchmarks/cost.py --checkpoint $(DEMO_WORK_DIR)/cycle_2.pth
 	$(PY) benchmarks/label_efficiency.py
+	$(PY) benchmarks/selection_content.py
 	$(PY) benchmarks/collect.py
 
 clean:

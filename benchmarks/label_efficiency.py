@@ -18,9 +18,10 @@ through ``tools/compare.py``. Every strategy runs its own config from
 
 Writes ``benchmarks/results/label_efficiency.json`` (mAP per cycle, mean and
 std over seeds; the labeled fraction at which each strategy reaches
-random's final mAP; each strategy's gain over random, paired by seed) and the plot ``benchmarks/results/label_efficiency.png``
-/ ``.svg``. Runs go to ``--work-dir``; an interrupted benchmark continues
-where it stopped when run again.
+random's final mAP; each strategy's gain over random, paired by seed) and
+the plot ``benchmarks/results/label_efficiency.png`` / ``.svg``. Runs go
+to ``--work-dir``; an interrupted benchmark continues where it stopped when
+run again.
 
     .venv/bin/python benchmarks/label_efficiency.py [--seeds 0 1 2]
 """
