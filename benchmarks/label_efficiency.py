@@ -19,7 +19,8 @@ through ``tools/compare.py``. Every strategy runs its own config from
 Writes ``benchmarks/results/label_efficiency.json`` (mAP per cycle, mean and
 std over seeds; the labeled fraction at which each strategy reaches
 random's final mAP; each strategy's gain over random, paired by seed) and
-the plot ``benchmarks/results/label_efficiency.png`` / ``.svg``. Runs go
+the plots ``benchmarks/results/label_efficiency.png`` / ``.svg`` (and
+``label_efficiency_gain``: the gain over random, paired by seed). Runs go
 to ``--work-dir``; an interrupted benchmark continues where it stopped when
 run again.
 
@@ -137,14 +138,15 @@ def main() -> None:
         seeds=args.seeds,
         work_dir=args.work_dir)
     atomic_write_json(osp.join(args.out, 'label_efficiency.json'), result)
-    subprocess.run([
-        sys.executable,
-        osp.join(ROOT, 'tools/plot_curves.py'),
-        osp.join(args.work_dir, 'compare.json'), '--out',
-        osp.join(args.out, 'label_efficiency'), '--seeds',
-        *map(str, args.seeds), '--title',
-        'Built-in digits: mAP (IoU 0.5), mean \u00b1 std over seeds'
-    ], check=True)
+    for name, options in (('label_efficiency', []),
+                          ('label_efficiency_gain', ['--baseline', 'random'])):
+        subprocess.run([
+            sys.executable,
+            osp.join(ROOT, 'tools/plot_curves.py'),
+            osp.join(args.work_dir, 'compare.json'), '--out',
+            osp.join(args.out, name), '--seeds', *map(str, args.seeds),
+            *options
+        ], check=True)
     print(json.dumps(result, indent=1))
 
 

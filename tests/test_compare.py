@@ -110,6 +110,26 @@ def test_plot_curves_writes_png_and_svg(compared, tmp_path):
     assert 'random (n=1)' in (tmp_path / 'seed1.svg').read_text()
 
 
+def test_plot_curves_draws_the_gain_over_a_baseline(tmp_path):
+    rows = [_row(name, seed, cycle, 0.1 * (cycle + 1), ap)
+            for name, offset in (('random', 0), ('a', 0.01))
+            for seed in (0, 1)
+            for cycle in (0, 1)
+            for ap in [0.1 * seed + 0.2 * cycle + offset * cycle]]
+    path = tmp_path / 'compare.json'
+    path.write_text(json.dumps(dict(rows=rows)))
+    run_tool(['tools/plot_curves.py', str(path), '--out',
+              str(tmp_path / 'gain'), '--baseline', 'random'])
+    svg = (tmp_path / 'gain.svg').read_text()
+    assert 'a (n=2)' in svg and 'random (n=' not in svg
+    assert 'mAP (IoU 0.5) - random, same seed' in svg
+    proc = run_tool(['tools/plot_curves.py', str(path), '--out',
+                     str(tmp_path / 'nope'), '--baseline', 'nope'],
+                    check=False)
+    assert proc.returncode != 0 and '--baseline nope' in proc.stderr
+    assert not (tmp_path / 'nope.png').exists()
+
+
 def test_bad_inputs_name_the_file(tmp_path):
     proc = run_tool(['tools/compare.py', 'configs/nope.py'], check=False)
     assert proc.returncode == 2 and 'configs/nope.py' in proc.stderr

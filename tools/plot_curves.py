@@ -2,10 +2,15 @@
 one line per strategy, the mean over seeds with a band of one standard
 deviation. Writes a PNG and an SVG.
 
+With ``--baseline random``, each other strategy's gain over random is drawn
+instead: its metric minus random's in the same seed and cycle, averaged
+over seeds. Seeds move every strategy's curve alike (another first labeled
+set, another first model); the paired gain leaves that out.
+
 Example::
 
     python tools/plot_curves.py work_dirs/compare/compare.json \\
-        --out work_dirs/compare/curves --metric AP50
+        --out work_dirs/compare/curves --metric AP50 [--baseline random]
 """
 import argparse
 import io
@@ -21,7 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 sys.path.insert(0, ROOT)
 
-from al_plugin.curves import curves  # noqa: E402
+from al_plugin.curves import curves, paired_differences  # noqa: E402
 from al_plugin.utils import atomic_open  # noqa: E402
 
 LABELS = {'AP50': 'mAP (IoU 0.5)', 'AP': 'COCO AP (IoU 0.5:0.95)'}
@@ -40,6 +45,9 @@ def parse_args(argv=None):
     parser.add_argument(
         '--seeds', type=int, nargs='+',
         help='only these seeds (default: every run in the file)')
+    parser.add_argument(
+        '--baseline',
+        help='draw every other strategy minus this one, paired by seed')
     parser.add_argument('--title', default=None)
     parser.add_argument('--dpi', type=int, default=120)
     return parser.parse_args(argv)
@@ -55,12 +63,23 @@ def load_rows(path: str) -> list:
     return rows
 
 
-def plot(rows: list, metric: str, title=None):
-    """Return a matplotlib figure of the curves in ``rows``."""
-    data = curves(rows, metric)
+def plot(rows: list, metric: str, title=None, baseline=None):
+    """Return a matplotlib figure of the curves in ``rows`` (of their gain
+    over ``baseline`` when given)."""
+    label = LABELS.get(metric, metric)
+    if baseline is None:
+        data = curves(rows, metric)
+    else:
+        if not any(r['strategy'] == baseline for r in rows):
+            raise SystemExit(f'--baseline {baseline}: no such strategy in '
+                             'the rows')
+        data = paired_differences(rows, baseline, metric)
+        label = f'{label} - {baseline}, same seed'
     if not data:
         raise SystemExit(f'no {metric!r} values in the rows: nothing to '
                          'plot (see --metric)')
+    # a strategy keeps its colour with or without a baseline
+    order = list(dict.fromkeys(r['strategy'] for r in rows))
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for name, points in data.items():
         x = [100 * p.labeled_fraction for p in points]
@@ -68,14 +87,16 @@ def plot(rows: list, metric: str, title=None):
         std = [p.std for p in points]
         seeds = max(p.num_seeds for p in points)
         line, = ax.plot(x, mean, marker='o', ms=4,
+                        color=f'C{order.index(name) % 10}',
                         label=f'{name} (n={seeds})')
         ax.fill_between(x, [m - s for m, s in zip(mean, std)],
                         [m + s for m, s in zip(mean, std)],
                         color=line.get_color(), alpha=0.2, lw=0)
+    if baseline is not None:
+        ax.axhline(0, color='black', lw=0.8)
     ax.set_xlabel('labeled images (% of the pool)')
-    ax.set_ylabel(LABELS.get(metric, metric))
-    ax.set_title(title or f'{LABELS.get(metric, metric)}: mean \u00b1 std '
-                 'over seeds')
+    ax.set_ylabel(label)
+    ax.set_title(title or f'{label}: mean \u00b1 std over seeds')
     ax.grid(alpha=0.3)
     ax.legend(fontsize='small')
     fig.tight_layout()
@@ -101,7 +122,7 @@ def main(argv=None) -> int:
     rows = load_rows(args.compare_json)
     if args.seeds is not None:
         rows = [r for r in rows if r['seed'] in args.seeds]
-    fig = plot(rows, args.metric, args.title)
+    fig = plot(rows, args.metric, args.title, args.baseline)
     for path in save(fig, out, args.dpi):
         print(f'wrote {path}')
     return 0
