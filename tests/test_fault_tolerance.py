@@ -290,3 +290,22 @@ def test_killed_run_resumes_to_the_same_experiment(tmp_path, digits_root,
     assert results == json.loads((ref_dir / 'results.json').read_text())
     assert [r['cycle'] for r in results] == list(CYCLES)
     _assert_complete_checkpoints(tmp_path)
+
+
+def test_finished_run_goes_on_with_more_cycles(tmp_path, digits_root,
+                                               reference):
+    """``--resume`` with a longer ``train_cfg.cycles`` extends a finished
+    experiment: the last cycle's selection, then the new cycles, as if the
+    longer experiment had run straight through."""
+    _experiment(tmp_path, digits_root, 'train_cfg.cycles=[0,1]')
+    assert not (tmp_path / 'X_L_2.npy').exists()
+    resumed = _experiment(tmp_path, digits_root, resume=True)
+    log = resumed.stdout + resumed.stderr
+    assert f'Load checkpoint from {tmp_path / "cycle_1.pth"}' in log
+    assert _trained_epochs(log) == list(range(9, EPOCHS + 1))
+    ref_dir = reference[0]
+    for name in SPLIT_FILES:
+        assert (tmp_path / name).read_bytes() == (ref_dir /
+                                                  name).read_bytes(), name
+    results = json.loads((tmp_path / 'results.json').read_text())
+    assert results == json.loads((ref_dir / 'results.json').read_text())
