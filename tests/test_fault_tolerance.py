@@ -198,6 +198,16 @@ def _assert_complete_checkpoints(work_dir):
     assert not [p for p in work_dir.rglob('*') if p.name.endswith('.tmp')]
 
 
+def _assert_same_experiment(work_dir, ref_dir):
+    """The same selections, id lists and results as the reference run."""
+    for name in SPLIT_FILES:
+        assert (work_dir / name).read_bytes() == (ref_dir /
+                                                  name).read_bytes(), name
+    results = json.loads((work_dir / 'results.json').read_text())
+    assert results == json.loads((ref_dir / 'results.json').read_text())
+    assert [r['cycle'] for r in results] == list(CYCLES)
+
+
 @pytest.fixture(scope='module')
 def reference(tmp_path_factory, digits_root):
     """An uninterrupted run of the probe config: work dir and log."""
@@ -282,13 +292,7 @@ def test_killed_run_resumes_to_the_same_experiment(tmp_path, digits_root,
     assert set(killed_epochs) | set(_trained_epochs(log)) == set(
         range(1, EPOCHS + 1))
 
-    ref_dir = reference[0]
-    for name in SPLIT_FILES:
-        assert (tmp_path / name).read_bytes() == (ref_dir /
-                                                  name).read_bytes(), name
-    results = json.loads((tmp_path / 'results.json').read_text())
-    assert results == json.loads((ref_dir / 'results.json').read_text())
-    assert [r['cycle'] for r in results] == list(CYCLES)
+    _assert_same_experiment(tmp_path, reference[0])
     _assert_complete_checkpoints(tmp_path)
 
 
@@ -303,9 +307,4 @@ def test_finished_run_goes_on_with_more_cycles(tmp_path, digits_root,
     log = resumed.stdout + resumed.stderr
     assert f'Load checkpoint from {tmp_path / "cycle_1.pth"}' in log
     assert _trained_epochs(log) == list(range(9, EPOCHS + 1))
-    ref_dir = reference[0]
-    for name in SPLIT_FILES:
-        assert (tmp_path / name).read_bytes() == (ref_dir /
-                                                  name).read_bytes(), name
-    results = json.loads((tmp_path / 'results.json').read_text())
-    assert results == json.loads((ref_dir / 'results.json').read_text())
+    _assert_same_experiment(tmp_path, reference[0])
