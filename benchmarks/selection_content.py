@@ -25,7 +25,8 @@ ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
 
-from al_plugin.analysis import find_cycles, load_indices  # noqa: E402
+from al_plugin.analysis import (find_cycles, load_indices,  # noqa: E402
+                                split_summary)
 from al_plugin.utils import atomic_write_json  # noqa: E402
 from benchmarks.label_efficiency import LABEL_LOOP, MIAOD  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
@@ -48,11 +49,7 @@ def parse_args(argv=None):
 
 def rarest_classes(dataset, num: int) -> np.ndarray:
     """Labels of the ``num`` classes with the fewest not-ignored boxes."""
-    counts = np.zeros(len(dataset.metainfo['classes']), dtype=np.int64)
-    for index in range(len(dataset)):
-        for instance in dataset.get_data_info(index).get('instances', []):
-            if not instance.get('ignore_flag', 0):
-                counts[int(instance['bbox_label'])] += 1
+    counts = [c['pool_boxes'] for c in split_summary(dataset, [])['classes']]
     return np.argsort(counts, kind='stable')[:num]
 
 
