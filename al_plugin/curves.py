@@ -38,6 +38,12 @@ def first_metric(metrics: dict, keys: Sequence[str]) -> Optional[float]:
     return None
 
 
+def metric_value(row: dict, metric: str):
+    """``metric`` of a row: a row column (``AP50``, ``AP``) or a key of its
+    ``metrics``; None when it has neither."""
+    return row.get(metric, row['metrics'].get(metric))
+
+
 def rows_of_run(results: List[dict], strategy: str, seed) -> List[dict]:
     """Rows of one run from its ``results.json`` entries."""
     rows = []
@@ -73,7 +79,7 @@ def curves(rows: List[dict], metric: str = 'AP50'
     """
     by_cycle = defaultdict(lambda: defaultdict(list))
     for row in rows:
-        value = row.get(metric, row['metrics'].get(metric))
+        value = metric_value(row, metric)
         if isinstance(value, (int, float)):
             by_cycle[row['strategy']][row['cycle']].append(
                 (row['labeled_fraction'], float(value)))
@@ -111,15 +117,12 @@ def paired_differences(rows: List[dict],
         and std of the difference over the seeds both ran (``num_seeds``).
         Cycles the baseline did not reach for a seed are left out.
     """
-    def value(row):
-        return row.get(metric, row['metrics'].get(metric))
-
-    base = {(r['seed'], r['cycle']): value(r)
+    base = {(r['seed'], r['cycle']): metric_value(r, metric)
             for r in rows if r['strategy'] == baseline}
     differences = []
     for row in rows:
         ref = base.get((row['seed'], row['cycle']))
-        own = value(row)
+        own = metric_value(row, metric)
         if row['strategy'] == baseline or not all(
                 isinstance(v, (int, float)) for v in (ref, own)):
             continue

@@ -19,8 +19,8 @@ through ``tools/compare.py``. Every strategy runs its own config from
 Writes ``benchmarks/results/label_efficiency.json`` (mAP per cycle, mean and
 std over seeds; the labeled fraction at which each strategy reaches
 random's final mAP; each strategy's gain over random, paired by seed) and
-the plots ``benchmarks/results/label_efficiency.png`` / ``.svg`` (and
-``label_efficiency_gain``: the gain over random, paired by seed). Runs go
+the plots ``benchmarks/results/label_efficiency.png`` and
+``label_efficiency_gain.png`` (with ``.svg``). Runs go
 to ``--work-dir``; an interrupted benchmark continues where it stopped when
 run again.
 
