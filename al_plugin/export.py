@@ -155,7 +155,9 @@ def score_images(
 ) -> Tuple[np.ndarray, Dict[str, np.ndarray], Dict[int, str]]:
     """The named outputs of :mod:`al_plugin.engine.scoring` for every
     readable image of a loader, as :class:`ActiveSelectionHook` computes
-    them for the pool (one backbone + neck pass a batch).
+    them for the pool (one backbone + neck pass per group of a batch's
+    images with one padded shape; an image's outputs do not depend on
+    its batch).
 
     Args:
         model (nn.Module): A detector in eval mode (not a DDP wrapper).

@@ -142,3 +142,25 @@ def test_instance_uncertainty_needs_an_miaod_head():
     inputs, samples = _batch(n=1)
     with pytest.raises(NotImplementedError, match='MI-AOD head'):
         _outputs(_faster_rcnn(), ['instance_uncertainty'], inputs, samples)
+
+
+def test_each_output_takes_only_its_own_options():
+    from al_plugin.engine.scoring import output_options, scorer_options
+    assert output_options('instance_uncertainty') == dict(k=10000)
+    assert output_options('class_probs') == dict(max_boxes=100,
+                                                 box_score_thr=0.05)
+    assert output_options('features') == {}
+    assert scorer_options() == dict(k=10000, max_boxes=100,
+                                    box_score_thr=0.05)
+    model = _miaod()
+    inputs, samples = _batch(n=2)
+    # a scorer_cfg for several outputs: each gets its own options
+    out = _outputs(model, ['class_probs', 'instance_uncertainty'], inputs,
+                   samples, k=50, max_boxes=3, box_score_thr=0.0)
+    assert [len(p) for p in out['class_probs']] == [3, 3]
+    # nothing is swallowed: a function called with another's option fails
+    batch = PoolBatch(build_adapter(model), inputs, samples)
+    with pytest.raises(TypeError, match='k'):
+        OUTPUTS['class_probs'](batch, k=50)
+    with pytest.raises(TypeError, match="'kk'"):
+        _outputs(model, ['features'], inputs, samples, kk=3)

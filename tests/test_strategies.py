@@ -417,6 +417,22 @@ def test_hybrid_passes_labeled_features_whole():
         strategy.select(dict(class_probs=outputs['class_probs']), 2, 6)
 
 
+def test_labeled_outputs_are_declared_apart_from_the_pools():
+    # the scorer computes X_L's features only for who lists them
+    assert CoreSetStrategy.requires_labeled == ('labeled_features', )
+    assert EntropyStrategy().requires_labeled == ()
+    assert HybridStrategy().requires_labeled == ('labeled_features', )
+    assert HybridStrategy(
+        diversity=dict(type='KMeansStrategy')).requires_labeled == ()
+    # the uncertain subset is images 2 (5, 0) and 0 (0, 0); X_L has a
+    # center on image 2, in its last row: image 0 is the farther. Rows
+    # taken by pool positions (2, 0) would leave only (-50, 0) as center,
+    # and image 2 would be the farther.
+    outputs = hybrid_outputs()
+    outputs['labeled_features'] = np.array([[-50.0, 0.0]] * 9 + [[5.0, 0.0]])
+    assert select(HybridStrategy(top_n_factor=1.5), outputs, 1, 6)[0] == [0]
+
+
 def test_hybrid_with_kmeans_and_a_full_subset():
     outputs = dict(features=CLUSTERS,
                    class_probs=per_image(*[[[0.5, 0.5]]] * 12))

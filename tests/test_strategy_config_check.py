@@ -149,3 +149,45 @@ def test_tool_fails_before_the_work_dir(tmp_path, tool):
     listed = re.search(r'registered strategies: ([\w, ]+)', proc.stderr)
     assert listed[1] == registered('al_plugin.')
     assert not work_dir.exists()  # the Runner would have made it
+
+
+def test_misspelt_scorer_option_names_it_and_the_accepted_ones():
+    hooks = [
+        dict(
+            type='ActiveSelectionHook',
+            strategy=dict(type='EntropyStrategy'),
+            scorer_cfg=dict(max_boxes=10, box_score_tr=0.1))
+    ]
+    with pytest.raises(TypeError) as err:
+        check_selection_hooks(dict(custom_hooks=hooks))
+    assert str(err.value) == (
+        "ActiveSelectionHook.scorer_cfg (custom_hooks[0]) got unknown "
+        "option(s) 'box_score_tr' (did you mean 'box_score_thr'?); accepted "
+        'options: k=10000, max_boxes=100, box_score_thr=0.05')
+    # any output's option is accepted whatever the strategy: MI-AOD's `k`
+    # stays valid in a config that switches to entropy
+    hooks[0]['scorer_cfg'] = dict(k=100, max_boxes=10)
+    check_selection_hooks(dict(custom_hooks=hooks))
+    # what mmdet's own tools see, when the Runner builds the hook
+    with pytest.raises(TypeError, match=re.escape(
+            "ActiveSelectionHook.scorer_cfg got unknown option(s) 'top_k'; "
+            'accepted options: k=10000,')):
+        ActiveSelectionHook(strategy=dict(type='InstanceUncertaintyStrategy'),
+                            scorer_cfg=dict(top_k=5))
+    with pytest.raises(TypeError, match='must be a dict'):
+        ActiveSelectionHook(strategy=dict(type='RandomStrategy'),
+                            scorer_cfg=[('k', 5)])
+
+
+def test_train_fails_on_a_misspelt_scorer_option_before_the_work_dir(
+        tmp_path):
+    work_dir = tmp_path / 'work_dir'
+    proc = run_tool([
+        'tools/train.py', 'tests/configs/miaod_digits_tiny.py', '--work-dir',
+        str(work_dir), '--cfg-options', 'custom_hooks.0.scorer_cfg.K=5'
+    ], check=False, timeout=120)
+    assert proc.returncode != 0
+    assert ("ActiveSelectionHook.scorer_cfg (custom_hooks[0]) got unknown "
+            "option(s) 'K' (did you mean 'k'?); accepted options: "
+            'k=10000, max_boxes=100, box_score_thr=0.05') in proc.stderr
+    assert not work_dir.exists()

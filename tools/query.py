@@ -1,7 +1,7 @@
 """Pick the images of a folder to label first, with a trained model.
 
     python tools/query.py CONFIG CHECKPOINT IMAGE_DIR --budget K \
-        [--strategy NAME] [--out DIR] [--score-thr 0.3]
+        [--strategy NAME] [--labeled-dir DIR] [--out DIR] [--score-thr 0.3]
 
 For a pool that is just a folder of images (jpg, png, ...; subfolders
 included, no annotations): scores every image with the config's selection
@@ -19,11 +19,19 @@ one) through the scoring code the hook uses, picks K and writes into
 
 The images go through the config's test pipeline (``val_dataloader``'s,
 with its batch size and workers). The class names come from the
-checkpoint, else from the config's training dataset. No strategy of the
-package needs labeled images: core-set without labeled features takes as
-first center the image nearest the folder's mean feature, as it does in an
-experiment. A strategy that needs an output the scorer cannot compute
-stops with its name and the output's.
+checkpoint, else from the config's training dataset. The hook's
+``scorer_cfg`` is checked as at config load (a misspelt option stops with
+the accepted names).
+
+The labeled set: a strategy that uses outputs over the labeled images
+(``requires_labeled``: core-set's ``labeled_features``, its initial
+centers) gets them from ``--labeled-dir``, a folder of the images already
+labeled, scored the same way as IMAGE_DIR. Without it there is no labeled
+set, the outputs are left out (said in the log) and the strategy does what
+it documents for that case: core-set takes as first center the image
+nearest the folder's mean feature, then the farthest from the centers.
+Strategies that need none ignore ``--labeled-dir``. A strategy that needs
+an output the scorer cannot compute stops with its name and the output's.
 """
 import argparse
 import os.path as osp
@@ -48,6 +56,11 @@ def parse_args(argv=None):
         '--strategy',
         help='a registered strategy, e.g. EntropyStrategy (default: the '
         'config\'s ActiveSelectionHook strategy)')
+    parser.add_argument(
+        '--labeled-dir',
+        help='folder of the images already labeled (X_L), for strategies '
+        'that use the labeled set (core-set starts from their features); '
+        'default: none, core-set then starts near the pool\'s mean feature')
     parser.add_argument(
         '--score-thr',
         type=float,
@@ -76,8 +89,10 @@ def parse_args(argv=None):
                        ('checkpoint', args.checkpoint)):
         if not osp.isfile(path):
             parser.error(f'{what} {path} does not exist')
-    if not osp.isdir(args.image_dir):
-        parser.error(f'image folder {args.image_dir} does not exist')
+    for what, path in (('image folder', args.image_dir),
+                       ('labeled image folder', args.labeled_dir)):
+        if path is not None and not osp.isdir(path):
+            parser.error(f'{what} {path} does not exist')
     if args.out is None:
         name = osp.basename(osp.normpath(osp.abspath(args.image_dir)))
         args.out = osp.join('work_dirs', 'query', name)
@@ -142,6 +157,57 @@ def ranking(chosen, scores, num_images: int) -> list:
     return ranks
 
 
+def folder_loader_cfg(cfg, image_dir: str, classes) -> dict:
+    """The scoring loader config of a folder of images: the config's test
+    pipeline and ``val_dataloader`` settings over an
+    ``ImageFolderDataset``."""
+    from al_plugin.engine.hooks.active_selection_hook import \
+        pool_loader_cfg_from
+    folder = dict(
+        type='ImageFolderDataset',
+        data_root=image_dir,
+        metainfo=dict(classes=tuple(classes)))
+    return pool_loader_cfg_from(
+        ConfigDict(
+            val_dataloader=cfg.val_dataloader,
+            train_dataloader=dict(dataset=folder)))
+
+
+def labeled_outputs(model, cfg, labeled_dir, classes, strategy, scorer_cfg,
+                    adapter_cfg) -> dict:
+    """The strategy's outputs over the labeled images of ``labeled_dir``
+    (``requires_labeled``; see ``scoring.LABELED_OUTPUTS``), scored as
+    the pool; ``{}`` when it needs none or there is no folder."""
+    from mmdet.registry import DATASETS
+    from mmengine.logging import print_log
+
+    from al_plugin.engine.scoring import LABELED_OUTPUTS
+    from al_plugin.export import score_images, subset_loader
+    wanted = strategy.requires_labeled
+    if not wanted:
+        return {}
+    if labeled_dir is None:
+        print_log(f'{strategy.name} would use {list(wanted)} of the labeled '
+                  'images: no --labeled-dir, so there is no labeled set '
+                  '(see the strategy\'s docs for what it does then)',
+                  logger='current')
+        return {}
+    loader_cfg = folder_loader_cfg(cfg, labeled_dir, classes)
+    dataset = DATASETS.build(loader_cfg['dataset'])
+    print_log(f'scoring the {len(dataset)} labeled images of {labeled_dir} '
+              f'for {list(wanted)}', logger='current')
+    _, outputs, broken = score_images(
+        model, subset_loader(loader_cfg, dataset, range(len(dataset)),
+                             'mark'),
+        list(dict.fromkeys(LABELED_OUTPUTS[n] for n in wanted)), scorer_cfg,
+        adapter_cfg)
+    for index, message in sorted(broken.items()):
+        print_log(f'cannot read labeled image '
+                  f'{dataset.get_data_info(index)["img_path"]}, left out: '
+                  f'{message}', logger='current', level=30)
+    return {name: outputs[LABELED_OUTPUTS[name]] for name in wanted}
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
@@ -152,9 +218,8 @@ def main(argv=None):
     from mmdet.registry import DATASETS
     from mmengine.logging import print_log
 
-    from al_plugin.engine.hooks.active_selection_hook import \
-        pool_loader_cfg_from
-    from al_plugin.engine.scoring import OUTPUTS
+    from al_plugin.engine.scoring import (check_output_names,
+                                          check_scorer_cfg)
     from al_plugin.export import (load_detector, predict_images,
                                   score_images, subset_loader, to_coco,
                                   write_export)
@@ -165,12 +230,10 @@ def main(argv=None):
     strategy_cfg, where, scorer_cfg, adapter_cfg = selection_settings(
         cfg, args.strategy)
     check_strategy_cfg(strategy_cfg, where)
+    check_scorer_cfg(scorer_cfg, 'ActiveSelectionHook.scorer_cfg')
     strategy = STRATEGIES.build(strategy_cfg)
-    missing = [r for r in strategy.requires if r not in OUTPUTS]
-    if missing:
-        raise KeyError(f'{strategy.name} cannot run on a folder of images: '
-                       f'it requires outputs {missing} that the scorer does '
-                       f'not compute (known: {sorted(OUTPUTS)})')
+    check_output_names(strategy.requires, strategy.requires_labeled,
+                       strategy.name)
     seed = args.seed if args.seed is not None else cfg.get(
         'randomness', {}).get('seed') or 0
     strategy.seed = seed
@@ -183,14 +246,7 @@ def main(argv=None):
     if not classes:
         raise KeyError(f'no class names in {args.checkpoint} (meta.'
                        'dataset_meta) nor in the config\'s training dataset')
-    folder = dict(
-        type='ImageFolderDataset',
-        data_root=args.image_dir,
-        metainfo=dict(classes=tuple(classes)))
-    loader_cfg = pool_loader_cfg_from(
-        ConfigDict(
-            val_dataloader=cfg.val_dataloader,
-            train_dataloader=dict(dataset=folder)))
+    loader_cfg = folder_loader_cfg(cfg, args.image_dir, classes)
     dataset = DATASETS.build(loader_cfg['dataset'])
     num_images = len(dataset)
     paths = [
@@ -210,6 +266,9 @@ def main(argv=None):
     if not len(indices):
         raise RuntimeError(f'none of the {num_images} images of '
                            f'{args.image_dir} can be read')
+    outputs.update(
+        labeled_outputs(model, cfg, args.labeled_dir, classes, strategy,
+                        scorer_cfg, adapter_cfg))
     chosen, scores = strategy.select(outputs, args.budget, len(indices))
     selected = indices[chosen]
     if len(selected) < args.budget:

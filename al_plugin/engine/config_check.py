@@ -8,6 +8,7 @@ from mmdet.registry import HOOKS
 
 from al_plugin.strategies import check_options, check_strategy_cfg
 from .hooks import ActiveSelectionHook
+from .scoring import check_scorer_cfg
 
 
 def _selection_hook_cls(hook_type) -> Optional[type]:
@@ -36,10 +37,13 @@ def check_selection_hooks(cfg) -> None:
 
     The hook config must give ``strategy`` and only options the hook's
     ``__init__`` accepts (plus the Runner's ``priority``), the strategy
-    config must pass :func:`check_strategy_cfg`, and the hook must build
-    (its strategy's option values and required outputs). No model or
-    dataset is built, so a misspelt name or option fails in seconds, with
-    the registered names or the accepted options in the message.
+    config must pass :func:`check_strategy_cfg`, ``scorer_cfg`` must set
+    only options of the scorer's output functions (any of
+    ``scoring.scorer_options()``, whatever the strategy), and the hook
+    must build (its strategy's option values and required outputs). No
+    model or dataset is built, so a misspelt name or option fails in
+    seconds, with the registered names or the accepted options in the
+    message.
 
     Args:
         cfg (Config | dict): An experiment config, ``--cfg-options``
@@ -57,6 +61,8 @@ def check_selection_hooks(cfg) -> None:
             f'{hook_cls.__name__} ({where})',
             ignore=('type', '_scope_', 'priority'))
         check_strategy_cfg(hook['strategy'], f'{where}.strategy')
+        check_scorer_cfg(hook.get('scorer_cfg'),
+                         f'{hook_cls.__name__}.scorer_cfg ({where})')
         # Building the hook builds its strategy: option values (a bad
         # `mode`, a threshold out of range) and the outputs the strategy
         # requires are checked too. Strategies are plain numpy objects.

@@ -20,6 +20,12 @@ class BaseStrategy:
 
     #: names of the per-image outputs :meth:`score` reads
     requires: Tuple[str, ...] = ()
+    #: names of outputs over the labeled images X_L (``labeled_features``:
+    #: row j is the j-th labeled image, not a pool image) that
+    #: :meth:`select` uses when given; the scorer computes them only for a
+    #: strategy that lists them, and a tool without a labeled set gives
+    #: none (the strategy then documents what it does)
+    requires_labeled: Tuple[str, ...] = ()
     #: options whose values are configs of other strategies (checked with
     #: the strategy's own at config load, see ``check_strategy_cfg``)
     sub_strategies: Tuple[str, ...] = ()
@@ -46,7 +52,9 @@ class BaseStrategy:
 
         Args:
             outputs (dict[str, np.ndarray]): The outputs named in
-                ``requires``, each with the pool's images along axis 0.
+                ``requires``, each with the pool's images along axis 0,
+                and those of ``requires_labeled`` that are known, with
+                the labeled images along axis 0.
             budget (int): How many to choose.
             num_images (int): Pool size N.
 

@@ -95,6 +95,26 @@ def check_options(cls, cfg: dict, what: str,
             ``('type', '_scope_')``.
     """
     required, optional = init_options(cls)
+    check_keys(cfg, required, optional, what, ignore)
+
+
+def check_keys(cfg: dict,
+               required: List[str],
+               optional: dict,
+               what: str,
+               ignore: Tuple[str, ...] = ()) -> None:
+    """Raise ``TypeError`` if ``cfg`` misses a ``required`` key or gives
+    one that is neither required nor ``optional``; the message names the
+    keys, suggests the closest accepted name and lists every accepted one
+    (with its default).
+
+    Args:
+        cfg (dict): The options given.
+        required (list[str]): Names that must be given.
+        optional (dict): ``{name: default}`` of the others accepted.
+        what (str): How the messages name ``cfg``.
+        ignore (tuple[str]): Keys that are no options. Defaults to none.
+    """
     accepted = _describe(required, optional)
     unknown = [
         k for k in cfg

@@ -63,10 +63,13 @@ class CoreSetStrategy(BaseStrategy):
 
     Reads ``outputs['features']`` ``(N, D)`` (one pooled neck feature per
     image) and, when present, ``outputs['labeled_features']`` ``(M, D)``:
-    the labeled images, which are the initial centers. Each step picks the
-    pool image farthest from its nearest center and makes it a center;
-    ties go to the lowest position. Without labeled features the first
-    pick is the image nearest the pool's mean feature. Deterministic.
+    the labeled images X_L, which are the initial centers (listed in
+    ``requires_labeled``, so the selection hook scores X_L with the same
+    model and scoring path as the pool). Each step picks the pool image
+    farthest from its nearest center and makes it a center; ties go to
+    the lowest position. Without labeled features (a folder scored by
+    ``tools/query.py`` without ``--labeled-dir``) the first pick is the
+    image nearest the pool's mean feature. Deterministic.
 
     There is no per-image score: :meth:`select` returns None as scores.
     :meth:`k_center` also returns each pick's distance to its nearest
@@ -80,6 +83,7 @@ class CoreSetStrategy(BaseStrategy):
     """
 
     requires = ('features', )
+    requires_labeled = ('labeled_features', )
 
     def __init__(self, chunk_size: int = 4096, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -17,12 +17,14 @@ class HybridStrategy(BaseStrategy):
     """Pick diverse images among the ``top_n_factor * budget`` most
     uncertain ones.
 
-    ``requires`` is the union of the two sub-strategies' (each output is as
-    they document). The ``uncertainty`` strategy scores the pool and its
-    ``rank`` keeps the top ``min(N, top_n_factor * budget)``; the
-    ``diversity`` strategy then selects ``budget`` among them, seeing only
-    their rows of its per-image outputs (those in its ``requires``; other
-    outputs, e.g. ``labeled_features``, are passed whole). :meth:`select`
+    ``requires`` and ``requires_labeled`` are the unions of the two
+    sub-strategies' (each output is as they document). The ``uncertainty``
+    strategy scores the pool and its ``rank`` keeps the top
+    ``min(N, top_n_factor * budget)``; the ``diversity`` strategy then
+    selects ``budget`` among them, seeing only their rows of its per-image
+    pool outputs (those in its ``requires``); the outputs over the labeled
+    images (``requires_labeled``, e.g. ``labeled_features`` for core-set's
+    initial centers) and any other are passed whole. :meth:`select`
     returns positions into the full pool and the uncertainty scores
     ``(N, )``.
 
@@ -49,6 +51,9 @@ class HybridStrategy(BaseStrategy):
         self.top_n_factor = top_n_factor
         both = self.uncertainty.requires + self.diversity.requires
         self.requires = tuple(dict.fromkeys(both))
+        both = (self.uncertainty.requires_labeled +
+                self.diversity.requires_labeled)
+        self.requires_labeled = tuple(dict.fromkeys(both))
 
     def score(self, outputs):
         return self.uncertainty.score(outputs)
@@ -59,9 +64,10 @@ class HybridStrategy(BaseStrategy):
                              'score to take the uncertain top-N by')
         top_n = min(num_images, int(np.ceil(self.top_n_factor * budget)))
         subset = self.uncertainty.rank(scores, num_images, top_n)
+        pool_outputs = set(self.diversity.requires) - set(
+            self.requires_labeled)
         sub_outputs = {
-            key: (_take(value, subset)
-                  if key in self.diversity.requires else value)
+            key: (_take(value, subset) if key in pool_outputs else value)
             for key, value in outputs.items()
         }
         chosen, _ = self.diversity.select(sub_outputs, budget, len(subset))

@@ -2,7 +2,7 @@
 import copy
 import os.path as osp
 from functools import partial
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.dist import all_gather_object, get_dist_info, is_main_process
@@ -15,7 +15,8 @@ from mmdet.registry import DATASETS, HOOKS
 from al_plugin.datasets import ActiveSubset, collate_marking_broken
 from al_plugin.registry import STRATEGIES
 from al_plugin.strategies import check_strategy_cfg
-from ..scoring import OUTPUTS, ScoringProgress, score_loader
+from ..scoring import (LABELED_OUTPUTS, ScoringProgress, check_output_names,
+                       check_scorer_cfg, score_loader)
 
 #: message hub key of the last selection, see ActiveSelectionHook
 SELECTION_INFO = 'al_selection'
@@ -29,7 +30,10 @@ class ActiveSelectionHook(Hook):
     1. Build the strategy and ask it which per-image outputs it needs.
     2. Score the unlabeled pool in one batched forward pass without NMS or
        box decoding (test pipeline), sharded over the ranks by the sampler and
-       gathered back in global index order (padding removed).
+       gathered back in global index order (padding removed). A strategy
+       that lists outputs over the labeled images in ``requires_labeled``
+       (core-set's ``labeled_features``) gets them the same way from the
+       cycle's X_L.
     3. ``strategy.select`` -> positions; ``splitter.commit(cycle + 1, ...)``
        writes ``X_L_<c+1>.npy``, ``X_U_<c+1>.npy``, ``cycle<c+1>/`` and
        ``selection_<c+1>.json`` (rank 0, atomic), with the strategy's
@@ -59,9 +63,12 @@ class ActiveSelectionHook(Hook):
             ``train_dataloader`` with every dataset's pipeline replaced by
             ``val_dataloader``'s, and ``val_dataloader``'s batch size and
             workers.
-        scorer_cfg (dict): Keyword arguments for the output functions of
-            :mod:`al_plugin.engine.scoring` (each takes what it knows),
-            e.g. ``dict(k=10000)`` for MI-AOD's top-k mean.
+        scorer_cfg (dict): Keyword options of the output functions of
+            :mod:`al_plugin.engine.scoring` (each takes its own; any of
+            ``scoring.scorer_options()`` is accepted, another name fails
+            here and at config load), e.g. ``dict(k=10000)`` for MI-AOD's
+            top-k mean, ``dict(max_boxes=100, box_score_thr=0.05)`` for
+            ``class_probs``.
         adapter (dict, optional): Config of the model's output adapter
             (``ADAPTERS``). Defaults to None: the first registered adapter
             that applies to the model (one-stage or two-stage).
@@ -83,17 +90,16 @@ class ActiveSelectionHook(Hook):
                  select_after_last: bool = False,
                  progress: bool = True) -> None:
         check_strategy_cfg(strategy, 'ActiveSelectionHook.strategy')
+        check_scorer_cfg(scorer_cfg, 'ActiveSelectionHook.scorer_cfg')
         self.strategy = STRATEGIES.build(strategy)
         self.dataloader_cfg = copy.deepcopy(dataloader)
         self.scorer_cfg = scorer_cfg or {}
         self.adapter_cfg = adapter
         self.select_after_last = select_after_last
         self.progress = progress
-        unknown = [r for r in self.strategy.requires if r not in OUTPUTS]
-        if unknown:
-            raise KeyError(f'{self.strategy.name} requires outputs {unknown} '
-                           f'that no scorer computes; known: '
-                           f'{sorted(OUTPUTS)}')
+        check_output_names(self.strategy.requires,
+                           self.strategy.requires_labeled,
+                           self.strategy.name)
         self._scoring_dataset = None
 
     def before_run(self, runner) -> None:
@@ -112,6 +118,7 @@ class ActiveSelectionHook(Hook):
             return
         set_random_seed(runner.seed)
         outputs, broken = self.score_pool(runner, pool, cycle)
+        outputs.update(self.score_labeled(runner, cycle))
         if broken:
             pool = self._leave_out_broken(runner, cycle, pool, broken)
             budget = min(budget, len(pool))
@@ -189,24 +196,66 @@ class ActiveSelectionHook(Hook):
         """
         if not self.strategy.requires:
             return {}, self._missing_images(runner, pool)
+        return self.score_indices(
+            runner, pool, self.strategy.requires,
+            ('' if cycle is None else f'cycle {cycle}: ') + 'pool scoring')
+
+    def score_labeled(self, runner, cycle: Optional[int] = None
+                      ) -> Dict[str, np.ndarray]:
+        """The strategy's outputs over the labeled images
+        (``requires_labeled``, see ``scoring.LABELED_OUTPUTS``): the
+        cycle's X_L scored like the pool (same loader settings, model and
+        scoring path, sharded and gathered). A labeled image that cannot
+        be read is left out, with a warning.
+
+        Returns:
+            dict[str, np.ndarray]: name -> ``(L, ...)`` rows, the readable
+            labeled images in global index order; empty when the strategy
+            lists none.
+        """
+        wanted = self.strategy.requires_labeled
+        if not wanted:
+            return {}
+        labeled = np.asarray(
+            runner.train_loop.splitter.labeled_indices(cycle), np.int64)
+        sources = list(dict.fromkeys(LABELED_OUTPUTS[n] for n in wanted))
+        outputs, broken = self.score_indices(
+            runner, labeled, sources,
+            ('' if cycle is None else f'cycle {cycle}: ') +
+            'labeled scoring')
+        if broken:
+            runner.logger.warning(
+                f'{len(broken)} labeled image(s) cannot be read and are '
+                f'left out of {list(wanted)}: {sorted(broken)[:5]}')
+        return {name: outputs[LABELED_OUTPUTS[name]] for name in wanted}
+
+    def score_indices(self, runner, indices: np.ndarray,
+                      names: Sequence[str], desc: str
+                      ) -> Tuple[Dict[str, np.ndarray], Dict[int, str]]:
+        """The named outputs (keys of ``scoring.OUTPUTS``) of the images at
+        global ``indices`` of the pool dataset, sharded over the ranks and
+        gathered in index order.
+
+        Returns:
+            tuple: name -> ``(I, ...)`` rows of the readable images in the
+            order of ``np.setdiff1d(indices, broken)``, and ``broken``:
+            global index -> error message.
+        """
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         loader = runner.build_dataloader(
-            self._loader_cfg(runner, pool), seed=runner.seed)
+            self._loader_cfg(runner, indices), seed=runner.seed)
         rank, world_size = get_dist_info()
         bar = None
         if self.progress and is_main_process():
             bar = ScoringProgress(
-                len(pool),
-                desc=('' if cycle is None else f'cycle {cycle}: ') +
-                'pool scoring',
-                log=runner.logger.info)
+                len(indices), desc=desc, log=runner.logger.info)
         was_training = model.training
         model.eval()
         local = score_loader(
             model,
             loader,
-            self.strategy.requires,
+            names,
             self.scorer_cfg,
             self.adapter_cfg,
             progress=bar,
@@ -215,9 +264,9 @@ class ActiveSelectionHook(Hook):
         if bar is not None:
             bar.close()
         shards = all_gather_object(local) if world_size > 1 else [local]
-        return _merge_shards(shards, pool)
+        return _merge_shards(shards, indices)
 
-    def _loader_cfg(self, runner, pool):
+    def _loader_cfg(self, runner, indices):
         if self.dataloader_cfg is None:
             self.dataloader_cfg = pool_loader_cfg_from(runner.cfg)
         if self._scoring_dataset is None:
@@ -240,7 +289,7 @@ class ActiveSelectionHook(Hook):
         })
         cfg['dataset'] = ActiveSubset(
             self._scoring_dataset,
-            pool.tolist(),
+            indices.tolist(),
             unlabeled=True,
             on_broken='mark')
         cfg.setdefault('sampler', dict(type='DefaultSampler', shuffle=False))
