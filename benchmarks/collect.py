@@ -5,7 +5,7 @@ headline numbers under fixed keys (numbers, not strings) and keeps each
 source's machine and date:
 
 - ``scoring_vs_predict_ratio``, ``scoring_vs_reference_ratio``,
-  ``train_iter_ratio`` (``cost.py``);
+  ``train_iter_ratio``, ``train_iter_ratio_r50`` (``cost.py``);
 - ``selection_seconds`` (pool size -> seconds; ``selection_scale.py``);
 - ``label_fraction_to_match_random``, ``map_per_cycle``
   (``label_efficiency.py``).
@@ -30,7 +30,7 @@ RESULTS = osp.join(ROOT, 'benchmarks', 'results')
 #: source -> the keys it provides
 KEYS = {
     'cost': ('scoring_vs_predict_ratio', 'scoring_vs_reference_ratio',
-             'train_iter_ratio'),
+             'train_iter_ratio', 'train_iter_ratio_r50'),
     'selection_scale': ('selection_seconds', 'selection_peak_mib'),
     'label_efficiency': ('label_fraction_to_match_random', 'map_per_cycle'),
 }

@@ -26,6 +26,8 @@ register_all_modules()
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # 64x64 inputs, strides 8..128: the feature map sizes of the five levels
 LEVEL_SIZES = (8, 4, 2, 1, 1)
+# the classifiers' initial bias: sigmoid(PRIOR_BIAS) = 0.01
+PRIOR_BIAS = -math.log((1 - 0.01) / 0.01)
 
 
 def t(values):
@@ -180,11 +182,37 @@ def test_forward_single_shapes_and_init():
     a = head.num_base_priors
     assert [o.shape for o in outs] == [(2, a * 3, 4, 5), (2, a * 4, 4, 5),
                                        (2, a * 3, 4, 5), (2, a * 3, 4, 5)]
-    prior_bias = -math.log((1 - 0.01) / 0.01)
-    for conv in (head.f_1_cls, head.f_2_cls):
+    for conv in (head.f_1_cls, head.f_2_cls, head.f_mil_cls):
         torch.testing.assert_close(conv.bias,
-                                   torch.full_like(conv.bias, prior_bias))
-    assert head.f_mil_cls.bias.abs().max() == 0
+                                   torch.full_like(conv.bias, PRIOR_BIAS))
+
+
+def test_init_matches_the_reference_per_tower():
+    # the reference: f_1, f_2, f_r towers N(0, 0.01); the f_mil tower keeps
+    # ConvModule's Kaiming init (fan_out, ReLU: std sqrt(2 / fan_out)); the
+    # three classifiers get the 0.01 prior bias, f_r_reg bias 0. Through the
+    # detector's init_weights, as a run initialises it.
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_miaod_model_cfg(num_classes=3))
+    model.init_weights()
+    head = model.bbox_head
+    for branch in ('f_1', 'f_2', 'f_r', 'f_mil'):
+        tower = getattr(head, f'{branch}_convs')
+        final_conv = getattr(head, head.FINAL_CONVS[branch])
+        assert len(tower) == 2
+        for conv_module in tower:
+            conv = conv_module.conv
+            fan_out = conv.out_channels * conv.kernel_size[0] * \
+                conv.kernel_size[1]
+            std = math.sqrt(2 / fan_out) if branch == 'f_mil' else 0.01
+            assert conv.weight.std().item() == pytest.approx(std, rel=0.05)
+            assert abs(conv.weight.mean().item()) < std / 20
+            assert conv.bias.abs().max() == 0
+        assert final_conv.weight.std().item() == pytest.approx(
+            0.01, rel=0.05)
+        bias = 0. if branch == 'f_r' else PRIOR_BIAS
+        torch.testing.assert_close(final_conv.bias,
+                                   torch.full_like(final_conv.bias, bias))
 
 
 @pytest.mark.parametrize('param_lambda', [0.5, 1.0])
@@ -297,9 +325,11 @@ def test_single_class_head_mil_loss_learns():
     x = random_features(batch_size=2)
     samples = [det_data_sample([[4., 4., 40., 36.]], [0]), det_data_sample()]
     loss = head.loss(x, samples)['loss_imgcls']
-    # sigmoid MIL scores near 0.5: BCE near log 2, not the ~0 of a
-    # softmax over a single class
-    assert loss.item() == pytest.approx(math.log(2), abs=0.05)
+    # sigmoid MIL scores near the 0.01 prior: BCE near the mean of -log 0.01
+    # (image 0, positive) and -log 0.99 (image 1); a softmax over a single
+    # class would score 1 - eps, and image 1 would cost -log(eps) = 11.5
+    expected = -(math.log(0.01) + math.log(0.99)) / 2
+    assert loss.item() == pytest.approx(expected, abs=0.1)
     loss.backward()
     assert head.f_mil_cls.weight.grad.abs().sum() > 0
 

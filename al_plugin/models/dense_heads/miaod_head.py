@@ -22,6 +22,7 @@ from mmdet.registry import MODELS
 from mmdet.structures import SampleList
 from mmdet.structures.bbox import cat_boxes
 from mmdet.utils import InstanceList, OptInstanceList, OptMultiConfig
+from mmengine.model import ModuleList
 from torch import Tensor
 
 # The clamp of the MIL image class scores, so that their BCE stays finite.
@@ -190,6 +191,22 @@ class MIAODHead(RetinaHead):
     - ``f_r`` (``f_r_convs``, ``f_r_reg``): A * 4 box deltas;
     - ``f_mil`` (``f_mil_convs``, ``f_mil_cls``): A * C MIL logits.
 
+    Initialisation (the reference's; ``MIAOD_SPEC.md``, "Network"):
+
+    - the ``f_1``, ``f_2`` and ``f_r`` towers: N(0, 0.01) weights, bias 0;
+    - the ``f_mil`` tower: ConvModule's default (Kaiming normal, fan_out,
+      ReLU gain, bias 0), which the reference never re-initialises;
+    - ``f_1_cls``, ``f_2_cls`` and ``f_mil_cls``: N(0, 0.01) weights and the
+      prior-prob 0.01 bias ``-log((1 - 0.01) / 0.01)``: every sigmoid starts
+      at 0.01 (a bias shared by all classes leaves ``softmax_c(f_mil)``
+      uniform; it matters to the single-class sigmoid ``f_mil``);
+    - ``f_r_reg``: N(0, 0.01), bias 0.
+
+    ``init_cfg`` holds everything but the ``f_mil`` tower, an mmengine
+    ``ModuleList`` whose ConvModules re-run their own initialisation after
+    the head's ``init_cfg`` (children's initialisation comes last in
+    mmengine).
+
     Detection (:meth:`predict`) uses ``f_1`` and ``f_r`` as RetinaNet uses its
     classifier and regressor. Labeled images train every branch
     (:meth:`loss`), unlabeled ones only the MI-AOD terms
@@ -203,7 +220,8 @@ class MIAODHead(RetinaHead):
         in_channels (int): Number of channels in the input feature map.
         init_cfg (dict or list[dict], optional): Initialization config dict.
             Defaults to N(0, 0.01) convs with the prior-prob 0.01 bias on
-            ``f_1_cls`` and ``f_2_cls``.
+            ``f_1_cls``, ``f_2_cls`` and ``f_mil_cls`` (the ``f_mil`` tower
+            keeps ConvModule's default, see above).
         **kwargs: See :class:`RetinaHead` and :class:`AnchorHead`; the
             classification loss must be a sigmoid one.
 
@@ -241,6 +259,11 @@ class MIAODHead(RetinaHead):
                              type='Normal',
                              name='f_2_cls',
                              std=0.01,
+                             bias_prob=0.01),
+                         dict(
+                             type='Normal',
+                             name='f_mil_cls',
+                             std=0.01,
                              bias_prob=0.01)
                      ]),
                  **kwargs) -> None:
@@ -261,12 +284,21 @@ class MIAODHead(RetinaHead):
         self.f_1_convs, self.f_1_cls = self._build_tower(cls_channels)
         self.f_2_convs, self.f_2_cls = self._build_tower(cls_channels)
         self.f_r_convs, self.f_r_reg = self._build_tower(reg_channels)
-        self.f_mil_convs, self.f_mil_cls = self._build_tower(cls_channels)
+        self.f_mil_convs, self.f_mil_cls = self._build_tower(
+            cls_channels, own_init=True)
 
-    def _build_tower(self,
-                     out_channels: int) -> Tuple[nn.ModuleList, nn.Conv2d]:
-        """``stacked_convs`` 3x3 ConvModules (ReLU) and a final 3x3 conv."""
-        convs = nn.ModuleList()
+    def _build_tower(
+            self,
+            out_channels: int,
+            own_init: bool = False) -> Tuple[nn.ModuleList, nn.Conv2d]:
+        """``stacked_convs`` 3x3 ConvModules (ReLU) and a final 3x3 conv.
+
+        With ``own_init`` the convs are held by an mmengine ``ModuleList``,
+        whose ``init_weights`` runs each ConvModule's own initialisation
+        after the head's ``init_cfg``; otherwise by a plain
+        ``nn.ModuleList``, left to the head's ``init_cfg``.
+        """
+        convs = ModuleList() if own_init else nn.ModuleList()
         in_channels = self.in_channels
         for _ in range(self.stacked_convs):
             convs.append(
@@ -293,9 +325,14 @@ class MIAODHead(RetinaHead):
             x = conv(x)
         return final_conv(x)
 
-    def _forward_branches(self, x: Sequence[Tensor],
-                          branches: Sequence[str]) -> Tuple[List[Tensor]]:
-        """Run only ``branches`` on every level.
+    def forward_branches(self, x: Sequence[Tensor],
+                         branches: Sequence[str]) -> Tuple[List[Tensor]]:
+        """Run only ``branches`` (keys of :attr:`FINAL_CONVS`) on every
+        level; e.g. ``('f_1', 'f_2')`` for the instance uncertainty alone.
+
+        Args:
+            x (Sequence[Tensor]): Per level ``(N, C_in, H_l, W_l)``.
+            branches (Sequence[str]): Which branches, in the output order.
 
         Returns:
             tuple[list[Tensor]]: One list of per-level outputs per branch.
@@ -464,7 +501,7 @@ class MIAODHead(RetinaHead):
         if step not in self.UNLABELED_STEPS:
             raise ValueError(f'step must be one of {self.UNLABELED_STEPS}, '
                              f'got {step!r}')
-        cls_scores, cls_scores_2, mil_scores = self._forward_branches(
+        cls_scores, cls_scores_2, mil_scores = self.forward_branches(
             x, ('f_1', 'f_2', 'f_mil'))
         instance_scores = self._mil_instance_scores(cls_scores, cls_scores_2,
                                                     mil_scores)
@@ -506,7 +543,7 @@ class MIAODHead(RetinaHead):
         batch_img_metas = [
             data_samples.metainfo for data_samples in batch_data_samples
         ]
-        cls_scores, bbox_preds = self._forward_branches(x, ('f_1', 'f_r'))
+        cls_scores, bbox_preds = self.forward_branches(x, ('f_1', 'f_r'))
         return self.predict_by_feat(
             cls_scores,
             bbox_preds,
@@ -527,6 +564,6 @@ class MIAODHead(RetinaHead):
         Returns:
             Tensor: ``(N, )``.
         """
-        cls_scores, cls_scores_2 = self._forward_branches(x, ('f_1', 'f_2'))
+        cls_scores, cls_scores_2 = self.forward_branches(x, ('f_1', 'f_2'))
         return instance_uncertainty(
             self._probs(cls_scores), self._probs(cls_scores_2), k)
