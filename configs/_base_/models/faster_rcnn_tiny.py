@@ -2,7 +2,11 @@
 # counterpart of retinanet_tiny.py: ResNet-18 at 1/4 width
 # (base_channels=16), 64-channel FPN, RPN and RoI features, 256-wide box
 # head fcs, RPN anchors half mmdet's size (scales=[4]) for 10-64 px digits.
-# Random init: nothing is downloaded.
+# The backbone starts from weights pretrained on printed glyphs (digits and
+# letters rendered from matplotlib's fonts, never the handwritten pool), the
+# analogue of mmdet's ImageNet init: tools/pretrain_backbone.py builds them
+# (`make pretrained`, also run by `make demo` / `make test`). From scratch:
+#   --cfg-options model.backbone.init_cfg=None
 _base_ = 'mmdet::_base_/models/faster-rcnn_r50_fpn.py'
 
 model = dict(
@@ -11,7 +15,9 @@ model = dict(
         base_channels=16,
         frozen_stages=-1,
         norm_eval=False,
-        init_cfg=None),
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='data/pretrained/glyph_resnet18_tiny.pth')),
     neck=dict(in_channels=[16, 32, 64, 128], out_channels=64),
     rpn_head=dict(
         in_channels=64,
