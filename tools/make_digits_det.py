@@ -19,6 +19,8 @@ images range from easy (one or two large clean digits) to crowded (small,
 overlapping, low-contrast digits on heavy clutter), some images hold no digit
 at all, and unlabelled fragments of digit strokes act as hard negatives. Test
 canvases only use a held-out 20 % of the handwriting.
+``make_digits_redundant.py`` builds a second, redundant pool (bursts of
+near-identical frames) from the same rendering.
 
 Example:
     python tools/make_digits_det.py --out data/digits_det
@@ -32,7 +34,8 @@ import sys
 import time
 from collections import Counter
 import xml.etree.ElementTree as ET
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import (Callable, Dict, List, NamedTuple, Optional, Sequence,
+                    Tuple)
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -163,12 +166,16 @@ class DigitObject(NamedTuple):
     Attributes:
         label (int): Class index.
         box (tuple[int]): Inclusive pixel box ``(x0, y0, x1, y1)``, 0-based.
-        difficult (bool): Whether digits drawn later cover more than half of
-            the box.
+        difficult (bool): Whether the digit is ignored in training and
+            scoring: digits drawn later cover more than half of the box (or,
+            in a burst frame, less than half of it is inside the frame).
+        truncated (bool): Whether part of the digit lies outside the image
+            (only burst frames, see ``make_digits_redundant.py``).
     """
     label: int
     box: Tuple[int, int, int, int]
     difficult: bool
+    truncated: bool = False
 
 
 def load_glyphs() -> Tuple[np.ndarray, np.ndarray]:
@@ -265,7 +272,7 @@ def _upscale(rng: np.random.Generator, glyph: np.ndarray, height: int,
     return np.clip(np.asarray(scaled), 0.0, 1.0)
 
 
-def _ink_box(patch: np.ndarray) -> Optional[Tuple[int, int, int, int]]:
+def ink_box(patch: np.ndarray) -> Optional[Tuple[int, int, int, int]]:
     """Tight inclusive box ``(x0, y0, x1, y1)`` of the ink of a patch.
 
     The box spans at least two pixels each way so that it keeps a positive
@@ -433,15 +440,30 @@ def _digit_side(size: float, canvas_side: int) -> int:
     return max(MIN_DIGIT_SIZE, min(side, MAX_DIGIT_SIZE, canvas_side))
 
 
-def _draw_digits(rng: np.random.Generator, canvas: np.ndarray, base: float,
-                 bank: GlyphBank, probs: np.ndarray,
-                 profile: Profile) -> List[DigitObject]:
+def _draw_digits(rng: np.random.Generator,
+                 canvas: np.ndarray,
+                 base: float,
+                 bank: GlyphBank,
+                 probs: np.ndarray,
+                 profile: Profile,
+                 inks: Optional[list] = None,
+                 area: Optional[Tuple[int, int, int, int]] = None
+                 ) -> List[DigitObject]:
     """Draw the annotated digits in place.
+
+    Args:
+        inks (list, optional): When given, receives ``(patch, top, left)``
+            of every annotated digit in drawing order: its upscaled glyph
+            (float32 of shape (h, w) in [0, 1], ink above
+            :data:`INK_THRESHOLD`) and where it lies on the canvas.
+        area (tuple[int], optional): ``(top, left, height, width)`` of the
+            part of the canvas the digits are drawn in; defaults to all of
+            it.
 
     Returns:
         list[:obj:`DigitObject`]: The digits in drawing order.
     """
-    height, width = canvas.shape[:2]
+    top0, left0, height, width = area or (0, 0, *canvas.shape[:2])
     center = rng.uniform(0.25, 0.75, 2) * (height, width)
     labels, boxes = [], []
     for _ in range(_uniform_int(rng, profile.num_digits)):
@@ -451,17 +473,21 @@ def _draw_digits(rng: np.random.Generator, canvas: np.ndarray, base: float,
         aspect = rng.uniform(0.75, 1.25)
         patch = _upscale(rng, glyph, _digit_side(size, height),
                          _digit_side(size * aspect, width))
-        box = _ink_box(patch)
+        box = ink_box(patch)
         if box is None:
             continue
         top, left = _place(rng, box, patch.shape, (height, width), boxes,
                            profile, tuple(center))
-        _composite(canvas, patch * rng.uniform(0.7, 1.0), top, left,
-                   _ink_color(rng, base, profile.contrast))
+        _composite(canvas, patch * rng.uniform(0.7, 1.0), top0 + top,
+                   left0 + left, _ink_color(rng, base, profile.contrast))
+        if inks is not None:
+            inks.append((patch, top0 + top, left0 + left))
         labels.append(label)
         boxes.append(
             (box[0] + left, box[1] + top, box[2] + left, box[3] + top))
     flags = difficult_flags(boxes)
+    boxes = [(x0 + left0, y0 + top0, x1 + left0, y1 + top0)
+             for x0, y0, x1, y1 in boxes]
     return [DigitObject(*obj) for obj in zip(labels, boxes, flags)]
 
 
@@ -485,10 +511,71 @@ def difficult_flags(boxes: Sequence[Sequence[int]]) -> List[bool]:
     return flags
 
 
+def render_scene(
+        rng: np.random.Generator,
+        kind: str,
+        height: int,
+        width: int,
+        bank: GlyphBank,
+        probs: np.ndarray,
+        inks: Optional[list] = None,
+        digit_area: Optional[Tuple[int, int, int, int]] = None
+) -> Tuple[Image.Image, List[DigitObject]]:
+    """Render one canvas without its pixel noise.
+
+    Args:
+        rng (np.random.Generator): The image's random generator.
+        kind (str): Key of :data:`PROFILES`.
+        height (int): Canvas height.
+        width (int): Canvas width.
+        bank (:obj:`GlyphBank`): Glyphs to draw from.
+        probs (np.ndarray): Class probabilities.
+        inks (list, optional): Receives every digit's glyph and position,
+            see :func:`_draw_digits`.
+        digit_area (tuple[int], optional): ``(top, left, height, width)``
+            of the part of the canvas that holds the digits (clutter and
+            fragments cover all of it); defaults to the whole canvas.
+
+    Returns:
+        tuple[PIL.Image.Image, list[:obj:`DigitObject`]]: RGB image of size
+        (width, height), blurred but noise-free, and its digits.
+    """
+    profile = PROFILES[kind]
+    canvas, base = _background(rng, height, width)
+    canvas = _draw_clutter(rng, canvas, base, profile)
+    _draw_fragments(rng, canvas, base, bank, profile)
+    objects = _draw_digits(rng, canvas, base, bank, probs, profile, inks,
+                           digit_area)
+    radius = rng.uniform(0, profile.blur)
+    image = Image.fromarray(np.uint8(np.clip(canvas, 0, 1) * 255 + 0.5))
+    if radius > 0.3:
+        image = image.filter(ImageFilter.GaussianBlur(radius))
+    return image, objects
+
+
+def add_noise(rng: np.random.Generator, pixels: np.ndarray,
+              sigma: float) -> np.ndarray:
+    """Add grey Gaussian pixel noise and round to uint8.
+
+    Args:
+        rng (np.random.Generator): The image's random generator.
+        pixels (np.ndarray): RGB image of shape (H, W, 3), values in
+            [0, 255] (uint8 or float).
+        sigma (float): Noise standard deviation, as a share of 255.
+
+    Returns:
+        np.ndarray: uint8 RGB image of shape (H, W, 3).
+    """
+    height, width = pixels.shape[:2]
+    noise = rng.standard_normal((height, width, 1), dtype=np.float32)
+    noisy = np.asarray(pixels, dtype=np.float32) + noise * (sigma * 255)
+    return np.uint8(np.clip(noisy + 0.5, 0, 255))
+
+
 def render_image(rng: np.random.Generator, kind: str, height: int, width: int,
                  bank: GlyphBank,
                  probs: np.ndarray) -> Tuple[np.ndarray, List[DigitObject]]:
-    """Render one canvas.
+    """Render one canvas: :func:`render_scene`, then its pixel noise.
 
     Args:
         rng (np.random.Generator): The image's random generator.
@@ -502,19 +589,9 @@ def render_image(rng: np.random.Generator, kind: str, height: int, width: int,
         tuple[np.ndarray, list[:obj:`DigitObject`]]: uint8 RGB image and its
         digits.
     """
-    profile = PROFILES[kind]
-    canvas, base = _background(rng, height, width)
-    canvas = _draw_clutter(rng, canvas, base, profile)
-    _draw_fragments(rng, canvas, base, bank, profile)
-    objects = _draw_digits(rng, canvas, base, bank, probs, profile)
-    radius = rng.uniform(0, profile.blur)
-    image = Image.fromarray(np.uint8(np.clip(canvas, 0, 1) * 255 + 0.5))
-    if radius > 0.3:
-        image = image.filter(ImageFilter.GaussianBlur(radius))
-    sigma = rng.uniform(*profile.noise)
-    noise = rng.standard_normal((height, width, 1), dtype=np.float32)
-    pixels = np.asarray(image, dtype=np.float32) + noise * (sigma * 255)
-    return np.uint8(np.clip(pixels + 0.5, 0, 255)), objects
+    image, objects = render_scene(rng, kind, height, width, bank, probs)
+    sigma = rng.uniform(*PROFILES[kind].noise)
+    return add_noise(rng, np.asarray(image), sigma), objects
 
 
 def voc_xml(folder: str, name: str, height: int, width: int,
@@ -539,7 +616,7 @@ def voc_xml(folder: str, name: str, height: int, width: int,
         node = ET.SubElement(root, 'object')
         ET.SubElement(node, 'name').text = CLASSES[obj.label]
         ET.SubElement(node, 'pose').text = 'Unspecified'
-        ET.SubElement(node, 'truncated').text = '0'
+        ET.SubElement(node, 'truncated').text = str(int(obj.truncated))
         ET.SubElement(node, 'difficult').text = str(int(obj.difficult))
         bndbox = ET.SubElement(node, 'bndbox')
         for key, value in zip(('xmin', 'ymin', 'xmax', 'ymax'), obj.box):
@@ -625,6 +702,33 @@ def plan_images(num_trainval: int, num_test: int, empty_frac: float,
     return tasks
 
 
+def glyph_banks(seed: int) -> Dict[str, GlyphBank]:
+    """The glyphs of the ``'trainval'`` and the held-out ``'test'`` canvases.
+    """
+    glyphs, labels = load_glyphs()
+    return dict(
+        zip(('trainval', 'test'), (make_bank(glyphs, labels, idx)
+                                   for idx in split_glyphs(labels, seed))))
+
+
+def render_task(task: ImageTask, seed: int, min_size: int, max_size: int,
+                banks: Dict[str, GlyphBank],
+                probs: np.ndarray) -> Tuple[np.ndarray, List[DigitObject]]:
+    """Render the image of ``task`` as the default pool does.
+
+    The image's random generator depends only on ``seed`` and the image
+    number, so an image does not change when others are added or removed.
+
+    Returns:
+        tuple[np.ndarray, list[:obj:`DigitObject`]]: uint8 RGB image of
+        shape (H, W, 3), ``min_size <= H, W <= max_size``, and its digits.
+    """
+    rng = np.random.default_rng([seed, 3, task.number])
+    height, width = rng.integers(min_size, max_size + 1, 2)
+    return render_image(rng, task.kind, int(height), int(width),
+                        banks[task.subset], probs)
+
+
 def generate(out_dir: str, num_trainval: int, num_test: int, seed: int,
              min_size: int, max_size: int, imbalance: float,
              empty_frac: float) -> Records:
@@ -646,31 +750,30 @@ def generate(out_dir: str, num_trainval: int, num_test: int, seed: int,
         ``(task, (height, width), objects)`` of every image in the order of
         the COCO json.
     """
-    glyphs, labels = load_glyphs()
-    banks = dict(
-        zip(('trainval', 'test'), (make_bank(glyphs, labels, idx)
-                                   for idx in split_glyphs(labels, seed))))
+    banks = glyph_banks(seed)
     probs = class_probs(imbalance, seed)
     tasks = plan_images(num_trainval, num_test, empty_frac, seed)
     records = {'trainval': [], 'test': []}
     for task in tasks:
-        rng = np.random.default_rng([seed, 3, task.number])
-        height, width = rng.integers(min_size, max_size + 1, 2)
-        image, objects = render_image(rng, task.kind, int(height), int(width),
-                                      banks[task.subset], probs)
-        _write_voc_image(out_dir, task, image, objects)
+        image, objects = render_task(task, seed, min_size, max_size, banks,
+                                     probs)
+        write_voc_image(out_dir, task, image, objects)
         records[task.subset].append((task, image.shape[:2], objects))
-    _write_image_sets(out_dir, tasks)
-    for subset, items in records.items():
-        _write_coco(
-            osp.join(out_dir, 'annotations', f'instances_{subset}.json'),
-            items)
+    write_image_sets(out_dir, tasks)
+    write_coco_subsets(out_dir, records)
     return records
 
 
-def _write_voc_image(out_dir: str, task: ImageTask, image: np.ndarray,
-                     objects: Sequence[DigitObject]) -> None:
-    """Write one JPEG and its XML annotation."""
+def write_voc_image(out_dir: str, task: ImageTask, image: np.ndarray,
+                    objects: Sequence[DigitObject]) -> None:
+    """Write one JPEG and its XML annotation.
+
+    Args:
+        out_dir (str): The data set root.
+        task (:obj:`ImageTask`): Where the image goes.
+        image (np.ndarray): uint8 RGB image of shape (H, W, 3).
+        objects (Sequence[:obj:`DigitObject`]): Its digits.
+    """
     root = osp.join(out_dir, 'VOCdevkit', task.folder)
     img_path = osp.join(root, 'JPEGImages', f'{task.name}.jpg')
     xml_path = osp.join(root, 'Annotations', f'{task.name}.xml')
@@ -681,8 +784,9 @@ def _write_voc_image(out_dir: str, task: ImageTask, image: np.ndarray,
         f.write(voc_xml(task.folder, task.name, *image.shape[:2], objects))
 
 
-def _write_image_sets(out_dir: str, tasks: Sequence[ImageTask]) -> None:
-    """Write ``ImageSets/Main/<subset>.txt`` of every year."""
+def write_image_sets(out_dir: str, tasks: Sequence[ImageTask]) -> None:
+    """Write ``ImageSets/Main/<subset>.txt`` of every year, in task order.
+    """
     lines = {}
     for task in tasks:
         lines.setdefault((task.folder, task.subset), []).append(task.name)
@@ -694,23 +798,39 @@ def _write_image_sets(out_dir: str, tasks: Sequence[ImageTask]) -> None:
             f.write(''.join(f'{name}\n' for name in names))
 
 
-def _write_coco(path: str, items: Sequence[tuple]) -> None:
+def image_file_name(task: ImageTask) -> str:
+    """str: The image path relative to the data set root (COCO
+    ``file_name``), e.g. ``'VOCdevkit/DIGITS2007/JPEGImages/000001.jpg'``.
+    """
+    return f'VOCdevkit/{task.folder}/JPEGImages/{task.name}.jpg'
+
+
+def write_coco(path: str,
+               items: Sequence[tuple],
+               description: str = 'digits_det',
+               version: int = FORMAT_VERSION,
+               image_fields: Optional[Dict[int, dict]] = None) -> None:
     """Write the COCO json of one subset.
 
     Args:
         path (str): Output json path.
         items (Sequence[tuple]): ``(task, (height, width), objects)`` in
             the order of the subset's ``ImageSets`` files.
+        description (str): ``info.description`` of the json.
+        version (int): ``info.version`` of the json.
+        image_fields (dict[int, dict], optional): More fields of some image
+            entries, by image number.
     """
+    image_fields = image_fields or {}
     images, annotations = [], []
     for task, (height, width), objects in items:
         images.append(
             dict(
                 id=task.number,
-                file_name=f'VOCdevkit/{task.folder}/JPEGImages/'
-                f'{task.name}.jpg',
+                file_name=image_file_name(task),
                 height=height,
-                width=width))
+                width=width,
+                **image_fields.get(task.number, {})))
         first_id = len(annotations) + 1
         annotations += [
             coco_annotation(first_id + i, task.number, obj)
@@ -724,12 +844,21 @@ def _write_coco(path: str, items: Sequence[tuple]) -> None:
     with open(path, 'w') as f:
         json.dump(
             dict(
-                info=dict(description='digits_det', version=FORMAT_VERSION),
+                info=dict(description=description, version=version),
                 images=images,
                 annotations=annotations,
                 categories=categories),
             f,
             sort_keys=True)
+
+
+def write_coco_subsets(out_dir: str, records: Records, **kwargs) -> None:
+    """Write ``annotations/instances_<subset>.json`` of every subset of
+    ``records``; ``kwargs`` go to :func:`write_coco`."""
+    for subset, items in records.items():
+        write_coco(
+            osp.join(out_dir, 'annotations', f'instances_{subset}.json'),
+            items, **kwargs)
 
 
 def generation_settings(args: argparse.Namespace) -> dict:
@@ -753,11 +882,55 @@ def read_meta(out: str) -> Optional[dict]:
         return None
 
 
+def build_atomically(out: str, meta: dict, force: bool,
+                     build: Callable[[str], Records]) -> Optional[Records]:
+    """Build a data set into ``out`` atomically, unless it is up to date.
+
+    ``build(tmp)`` writes the files into ``<out>.tmp-<pid>``, then
+    ``meta.json`` (``meta``) is added and the folder renamed to ``<out>``.
+
+    Args:
+        out (str): The output folder.
+        meta (dict): What ``<out>/meta.json`` holds when ``out`` is up to
+            date: the generator's format version and flags.
+        force (bool): Replace an ``out`` made with other flags.
+        build (Callable[[str], dict]): Writes the data set into a folder and
+            returns its records.
+
+    Returns:
+        dict | None: What ``build`` returned, or None when ``out`` already
+        holds the same data set.
+
+    Raises:
+        FileExistsError: If ``out`` holds something else and ``force`` is
+            not set.
+    """
+    out = osp.normpath(out)
+    if osp.exists(out):
+        if read_meta(out) == meta:
+            return None
+        if not force:
+            raise FileExistsError(
+                f'{out} exists and was not made with these flags (see its '
+                'meta.json); pass --force to replace it')
+    tmp = f'{out}.tmp-{os.getpid()}'
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        records = build(tmp)
+        with open(osp.join(tmp, 'meta.json'), 'w') as f:
+            json.dump(meta, f, indent=2, sort_keys=True)
+            f.write('\n')
+        _replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return records
+
+
 def make_dataset(args: argparse.Namespace) -> Optional[Records]:
     """Generate the data set into ``args.out`` atomically.
 
     The files are built in ``<out>.tmp-<pid>`` and renamed to ``<out>`` at
-    the end.
+    the end (:func:`build_atomically`).
 
     Args:
         args (argparse.Namespace): Parsed command line.
@@ -770,27 +943,10 @@ def make_dataset(args: argparse.Namespace) -> Optional[Records]:
         FileExistsError: If ``args.out`` holds something else and
             ``args.force`` is not set.
     """
-    out = osp.normpath(args.out)
     settings = generation_settings(args)
     meta = dict(format_version=FORMAT_VERSION, **settings)
-    if osp.exists(out):
-        if read_meta(out) == meta:
-            return None
-        if not args.force:
-            raise FileExistsError(
-                f'{out} exists and was not made with these flags (see its '
-                'meta.json); pass --force to replace it')
-    tmp = f'{out}.tmp-{os.getpid()}'
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        records = generate(tmp, **settings)
-        with open(osp.join(tmp, 'meta.json'), 'w') as f:
-            json.dump(meta, f, indent=2, sort_keys=True)
-            f.write('\n')
-        _replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return records
+    return build_atomically(args.out, meta, args.force,
+                            lambda tmp: generate(tmp, **settings))
 
 
 def _replace(src: str, dst: str) -> None:
@@ -830,12 +986,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """Parse and check the command line."""
-    parser = argparse.ArgumentParser(
-        description='Compose scikit-learn handwritten digits into a VOC + '
-        'COCO detection data set')
-    parser.add_argument('--out', default='data/digits_det', help='output dir')
+def build_parser(description: str,
+                 default_out: str) -> argparse.ArgumentParser:
+    """The flags every digits generator shares (checked by
+    :func:`check_args`)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('--out', default=default_out, help='output dir')
     parser.add_argument('--num-trainval', type=_positive_int, default=4000)
     parser.add_argument('--num-test', type=_positive_int, default=1000)
     parser.add_argument('--seed', type=int, default=0)
@@ -856,7 +1012,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='share of images without any digit')
     parser.add_argument(
         '--force', action='store_true', help='replace a different --out')
-    args = parser.parse_args(argv)
+    return parser
+
+
+def check_args(parser: argparse.ArgumentParser,
+               args: argparse.Namespace) -> None:
+    """Exit through ``parser.error`` when the shared flags are invalid."""
     if not MIN_CANVAS_SIZE <= args.min_size <= args.max_size:
         parser.error(f'need {MIN_CANVAS_SIZE} <= --min-size <= --max-size')
     if args.num_trainval < 2:
@@ -865,22 +1026,39 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error('--imbalance must be >= 1')
     if not 0 <= args.empty_frac < 1:
         parser.error('--empty-frac must be in [0, 1)')
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse and check the command line."""
+    parser = build_parser(
+        'Compose scikit-learn handwritten digits into a VOC + COCO detection '
+        'data set', 'data/digits_det')
+    args = parser.parse_args(argv)
+    check_args(parser, args)
     return args
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
-    """Command line entry point."""
-    args = parse_args(argv)
+def run(args: argparse.Namespace,
+        make: Callable[[argparse.Namespace], Optional[Records]],
+        summary: Callable[[Records, float], str]) -> None:
+    """Make the data set of ``args`` and print ``summary(records, seconds)``
+    (or that it is up to date); exit with a message when ``args.out`` holds
+    another data set."""
     start = time.perf_counter()
     try:
-        records = make_dataset(args)
+        records = make(args)
     except FileExistsError as e:
         sys.exit(f'error: {e}')
     if records is None:
         print(f'{args.out} is up to date')
         return
     print(f'wrote {args.out}')
-    print(format_summary(records, time.perf_counter() - start))
+    print(summary(records, time.perf_counter() - start))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Command line entry point."""
+    run(parse_args(argv), make_dataset, format_summary)
 
 
 if __name__ == '__main__':
