@@ -218,6 +218,30 @@ def _fraction(part: int, whole: int) -> Optional[float]:
     return part / whole if whole else None
 
 
+def count_boxes(dataset, indices: Sequence[int]) -> np.ndarray:
+    """The annotated boxes of some images of a pool: what labeling them
+    costs in boxes.
+
+    Args:
+        dataset: The pool, as for :func:`split_summary` (``instances`` of
+            ``get_data_info(i)``, each with an optional ``ignore_flag``).
+        indices (Sequence[int]): Global indices into ``dataset``, shape
+            (n, ).
+
+    Returns:
+        np.ndarray: int64, shape (n, 2): per image, all its boxes, and
+        those of them flagged ``ignore_flag`` (VOC ``difficult``, COCO
+        ``iscrowd``: annotated, but left out of training and evaluation).
+    """
+    counts = np.zeros((len(indices), 2), dtype=np.int64)
+    for row, index in enumerate(indices):
+        for instance in dataset.get_data_info(int(index)).get(
+                'instances', []):
+            counts[row, 0] += 1
+            counts[row, 1] += bool(instance.get('ignore_flag', 0))
+    return counts
+
+
 def split_summary(dataset, labeled: Sequence[int]) -> dict:
     """Per class, images and boxes in X_L vs in the rest of the pool.
 

@@ -5,8 +5,12 @@ A *row* is one evaluated cycle of one run, as ``tools/compare.py`` writes
 them into ``compare.json``::
 
     dict(strategy='entropy_digits', seed=0, cycle=1, num_labeled=600,
-         num_total=4000, labeled_fraction=0.15, AP50=0.21, AP=None,
-         metrics={...})
+         num_total=4000, labeled_fraction=0.15, num_labeled_boxes=2130,
+         num_labeled_ignored_boxes=41, AP50=0.21, AP=None, metrics={...})
+
+``num_labeled_boxes`` is the annotation cost of X_L in boxes (ignored
+boxes included, ``num_labeled_ignored_boxes`` of them); both are None for
+a ``results.json`` written before boxes were counted.
 
 A *curve* is what a strategy's seeds share: one point per cycle with the
 mean and the (population) standard deviation of the metric over seeds.
@@ -28,6 +32,9 @@ class CurvePoint(NamedTuple):
     mean: float
     std: float
     num_seeds: int
+    #: mean over the seeds of ``num_labeled_boxes``; None when a row of
+    #: the cycle lacks it
+    labeled_boxes: Optional[float] = None
 
 
 def first_metric(metrics: dict, keys: Sequence[str]) -> Optional[float]:
@@ -57,6 +64,8 @@ def rows_of_run(results: List[dict], strategy: str, seed) -> List[dict]:
                 num_labeled=r['num_labeled'],
                 num_total=total,
                 labeled_fraction=r['num_labeled'] / total if total else 0.0,
+                num_labeled_boxes=r.get('num_labeled_boxes'),
+                num_labeled_ignored_boxes=r.get('num_labeled_ignored_boxes'),
                 AP50=first_metric(r['metrics'], AP50_KEYS),
                 AP=first_metric(r['metrics'], AP_KEYS),
                 metrics=r['metrics']))
@@ -82,16 +91,18 @@ def curves(rows: List[dict], metric: str = 'AP50'
         value = metric_value(row, metric)
         if isinstance(value, (int, float)):
             by_cycle[row['strategy']][row['cycle']].append(
-                (row['labeled_fraction'], float(value)))
+                (row['labeled_fraction'], float(value),
+                 row.get('num_labeled_boxes')))
     out = {}
     for strategy, cycles in by_cycle.items():
         points = []
         for cycle in sorted(cycles):
-            fractions, values = zip(*cycles[cycle])
+            fractions, values, boxes = zip(*cycles[cycle])
             points.append(
-                CurvePoint(cycle, float(np.mean(fractions)),
-                           float(np.mean(values)), float(np.std(values)),
-                           len(values)))
+                CurvePoint(
+                    cycle, float(np.mean(fractions)), float(np.mean(values)),
+                    float(np.std(values)), len(values),
+                    None if None in boxes else float(np.mean(boxes))))
         out[strategy] = points
     return out
 

@@ -11,12 +11,28 @@ draws them.
 Interrupted? Run the same command again: finished runs are skipped and
 unfinished ones continue from their last checkpoint (``--resume``).
 
+Branched comparison: with ``--branch-from DIR --branch-cycle C`` every
+config's run of seed S starts from the trained model of cycle C of the run
+in ``DIR/seed<S>`` (or ``DIR`` itself, a run's work dir): its
+``trained_cycle_<C>.pth``, written after the cycle's evaluation and before
+its selection. Each run then selects with its own strategy from that same
+model and X_L, and trains the next cycles. Cycles up to C are the source's;
+a strategy's difference to random in the same seed from cycle C + 1 on is
+what its selection alone adds. The configs must share the source's model,
+cycle schedule and split settings (strategies only differ), and their
+``train_cfg.cycles`` must go past C.
+
 Example::
 
     python tools/compare.py configs/random_digits.py \\
         configs/entropy_digits.py configs/miaod_digits.py \\
         --seeds 0 1 2 --work-dir work_dirs/compare
     python tools/plot_curves.py work_dirs/compare/compare.json
+    # every strategy picks from random's cycle-1 models
+    python tools/compare.py configs/random_digits.py \\
+        configs/entropy_digits.py --seeds 0 1 2 \\
+        --branch-from work_dirs/compare/random_digits --branch-cycle 1 \\
+        --work-dir work_dirs/branched
 """
 import argparse
 import csv
@@ -33,12 +49,17 @@ ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 sys.path.insert(0, ROOT)
 
 from al_plugin.analysis import load_results  # noqa: E402
-from al_plugin.curves import curves, rows_of_run  # noqa: E402
+from al_plugin.curves import (curves, paired_differences,  # noqa: E402
+                              rows_of_run)
+from al_plugin.engine import find_resume_checkpoint  # noqa: E402
+from al_plugin.engine.loops.active_learning_loop import (  # noqa: E402
+    branch_experiment)
 from al_plugin.utils import atomic_open, atomic_write_json  # noqa: E402
 
 DONE_FILE = 'compare_run.json'
 CSV_COLUMNS = ('strategy', 'seed', 'cycle', 'num_labeled', 'num_total',
-               'labeled_fraction', 'AP50', 'AP')
+               'labeled_fraction', 'num_labeled_boxes',
+               'num_labeled_ignored_boxes', 'AP50', 'AP')
 
 
 def parse_args(argv=None):
@@ -67,6 +88,17 @@ def parse_args(argv=None):
     parser.add_argument(
         '--metric', default='AP50',
         help='metric of the printed summary: AP50, AP or a metric name')
+    parser.add_argument(
+        '--baseline',
+        help='also print every other strategy minus this one, paired by '
+        'seed and cycle (e.g. random)')
+    parser.add_argument(
+        '--branch-from', metavar='DIR',
+        help='start every run of seed S from DIR/seed<S> (or the run in '
+        'DIR) after the training of --branch-cycle')
+    parser.add_argument(
+        '--branch-cycle', type=int, metavar='C',
+        help='the cycle whose trained model every run selects with')
     args = parser.parse_args(argv)
     names = args.names or [
         osp.splitext(osp.basename(c))[0] for c in args.configs
@@ -81,22 +113,55 @@ def parse_args(argv=None):
             parser.error(f'config file not found: {config}')
     if args.jobs < 1 or args.gpus < 1:
         parser.error('--jobs and --gpus must be >= 1')
+    if (args.branch_from is None) != (args.branch_cycle is None):
+        parser.error('--branch-from and --branch-cycle go together')
+    if args.branch_from is not None:
+        if not osp.isdir(args.branch_from):
+            parser.error(f'--branch-from {args.branch_from}: no such '
+                         'directory')
+        if args.branch_cycle < 0:
+            parser.error(f'--branch-cycle must be >= 0, got '
+                         f'{args.branch_cycle}')
     args.names = names
     return args
 
 
-class Run:
-    """One experiment: a config with a seed in its own work dir."""
+def branch_source(branch_from: str, seed: int) -> str:
+    """The work dir of the run that seed ``seed`` branches from:
+    ``branch_from/seed<seed>`` if it exists, else ``branch_from``."""
+    per_seed = osp.join(branch_from, f'seed{seed}')
+    return per_seed if osp.isdir(per_seed) else branch_from
 
-    def __init__(self, name: str, config: str, seed: int, work_dir: str):
+
+class Run:
+    """One experiment: a config with a seed in its own work dir; a branched
+    one starts from ``branch = (source work dir, cycle)``."""
+
+    def __init__(self, name: str, config: str, seed: int, work_dir: str,
+                 branch=None):
         self.name = name
         self.config = config
         self.seed = seed
         self.work_dir = work_dir
+        self.branch = None if branch is None else tuple(branch)
+        self._start_from = None
 
     @classmethod
-    def under(cls, root: str, name: str, config: str, seed: int) -> 'Run':
-        return cls(name, config, seed, osp.join(root, name, f'seed{seed}'))
+    def under(cls, root: str, name: str, config: str, seed: int,
+              branch=None) -> 'Run':
+        return cls(name, config, seed, osp.join(root, name, f'seed{seed}'),
+                   branch)
+
+    def prepare_branch(self):
+        """For a branched run that has no checkpoint of its own yet: copy
+        what it needs from its source; return the checkpoint to start
+        from (None for a run that is not branched or already started)."""
+        if self._start_from is None and self.branch is not None and \
+                not find_resume_checkpoint(self.work_dir):
+            source, cycle = self.branch
+            self._start_from = branch_experiment(source, cycle,
+                                                 self.work_dir, self.seed)
+        return self._start_from
 
     @property
     def done(self) -> bool:
@@ -106,7 +171,9 @@ class Run:
         with open(path) as f:
             return json.load(f).get('returncode') == 0
 
-    def command(self, gpus: int, cfg_options) -> list:
+    def command(self, gpus: int, cfg_options, start_from=None) -> list:
+        """The ``tools/train.py`` command line; ``start_from``: the
+        checkpoint of a branched run's first start."""
         options = [
             f'randomness.seed={self.seed}',
             f'train_cfg.splitter.seed={self.seed}'
@@ -117,14 +184,15 @@ class Run:
         else:
             head = [sys.executable, osp.join(ROOT, 'tools/train.py'),
                     self.config]
-        return head + ['--work-dir', self.work_dir, '--resume',
-                       '--cfg-options'] + options
+        resume = ['--resume'] + ([start_from] if start_from else [])
+        return head + ['--work-dir', self.work_dir] + resume + \
+            ['--cfg-options'] + options
 
     def run(self, gpus: int, cfg_options) -> int:
         """Run (or continue) the experiment; its output goes to
         ``<work_dir>/compare_stdout.log``."""
         os.makedirs(self.work_dir, exist_ok=True)
-        cmd = self.command(gpus, cfg_options)
+        cmd = self.command(gpus, cfg_options, self.prepare_branch())
         env = dict(os.environ, PYTHON=sys.executable)
         env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
         start = time.time()
@@ -154,7 +222,8 @@ def earlier_runs(work_dir: str, runs) -> list:
         with open(path) as f:
             listed = json.load(f)['runs']
         earlier = [
-            Run(r['name'], r['config'], r['seed'], r['work_dir'])
+            Run(r['name'], r['config'], r['seed'], r['work_dir'],
+                r.get('branch'))
             for r in listed
         ]
     except (ValueError, KeyError, TypeError) as e:
@@ -174,7 +243,8 @@ def write_outputs(work_dir: str, runs) -> list:
         dict(
             runs=[
                 dict(name=r.name, config=r.config, seed=r.seed,
-                     work_dir=r.work_dir, done=r.done) for r in runs
+                     work_dir=r.work_dir, branch=r.branch, done=r.done)
+                for r in runs
             ],
             rows=rows))
     buf = io.StringIO()
@@ -186,23 +256,41 @@ def write_outputs(work_dir: str, runs) -> list:
     return rows
 
 
-def print_summary(rows, metric: str) -> None:
-    for name, points in curves(rows, metric).items():
-        cells = ', '.join(f'{p.labeled_fraction:.1%}: {p.mean:.4f}'
-                          f'\u00b1{p.std:.4f} (n={p.num_seeds})'
-                          for p in points)
-        print(f'{name:>24s}  {metric} by labeled fraction: {cells}')
+def print_summary(rows, metric: str, baseline=None) -> None:
+    """Print each strategy's mean curve, then its paired gain over
+    ``baseline`` if given."""
+    tables = [(metric, curves(rows, metric), '')]
+    if baseline is not None and not any(r['strategy'] == baseline
+                                        for r in rows):
+        print(f'--baseline {baseline}: no such strategy in the rows',
+              file=sys.stderr)
+    elif baseline is not None:
+        tables.append((f'{metric} - {baseline}, same seed,',
+                       paired_differences(rows, baseline, metric), '+'))
+    for what, data, sign in tables:
+        for name, points in data.items():
+            cells = ', '.join(f'{p.labeled_fraction:.1%}: {p.mean:{sign}.4f}'
+                              f'\u00b1{p.std:.4f} (n={p.num_seeds})'
+                              for p in points)
+            print(f'{name:>24s}  {what} by labeled fraction: {cells}')
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     os.makedirs(args.work_dir, exist_ok=True)
     runs = [
-        Run.under(args.work_dir, name, config, seed)
+        Run.under(args.work_dir, name, config, seed,
+                  None if args.branch_from is None else
+                  (branch_source(args.branch_from, seed), args.branch_cycle))
         for seed in args.seeds
         for name, config in zip(args.names, args.configs)
     ]
     todo = [r for r in runs if not r.done]
+    for run in todo:  # a missing source fails before any run starts
+        try:
+            run.prepare_branch()
+        except (OSError, ValueError) as e:
+            raise SystemExit(f'--branch-from {args.branch_from}: {e}')
     print(f'{len(runs)} runs, {len(runs) - len(todo)} already done; '
           f'outputs in {args.work_dir}')
     # runs of earlier calls with the same --work-dir stay in the outputs
@@ -222,7 +310,7 @@ def main(argv=None) -> int:
         for _ in pool.map(run_one, todo):  # in order, as each ends
             write_outputs(args.work_dir, runs)
     rows = write_outputs(args.work_dir, runs)
-    print_summary(rows, args.metric)
+    print_summary(rows, args.metric, args.baseline)
     failed = [r for r in runs if not r.done]
     if failed:
         print('failed runs: ' + ', '.join(f'{r.name} seed {r.seed}'

@@ -7,10 +7,16 @@ instead: its metric minus random's in the same seed and cycle, averaged
 over seeds. Seeds move every strategy's curve alike (another first labeled
 set, another first model); the paired gain leaves that out.
 
+With ``--x boxes`` the x axis is the annotation cost in boxes (every
+annotated box of X_L, ignored ones included; the mean over seeds at each
+cycle) instead of the labeled fraction: a strategy that picks crowded
+images pays more per image.
+
 Example::
 
     python tools/plot_curves.py work_dirs/compare/compare.json \\
-        --out work_dirs/compare/curves --metric AP50 [--baseline random]
+        --out work_dirs/compare/curves --metric AP50 [--baseline random] \\
+        [--x boxes]
 """
 import argparse
 import io
@@ -30,6 +36,13 @@ from al_plugin.curves import curves, paired_differences  # noqa: E402
 from al_plugin.utils import atomic_open  # noqa: E402
 
 LABELS = {'AP50': 'mAP (IoU 0.5)', 'AP': 'COCO AP (IoU 0.5:0.95)'}
+#: --x choices: (label of the axis, the x value of a CurvePoint)
+X_AXES = {
+    'fraction': ('labeled images (% of the pool)',
+                 lambda p: 100 * p.labeled_fraction),
+    'boxes': ('labeled boxes (annotated, mean over seeds)',
+              lambda p: p.labeled_boxes),
+}
 
 
 def parse_args(argv=None):
@@ -48,6 +61,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--baseline',
         help='draw every other strategy minus this one, paired by seed')
+    parser.add_argument(
+        '--x', default='fraction', choices=list(X_AXES),
+        help='x axis: the labeled fraction of the pool, or the annotated '
+        'boxes of X_L (default: fraction)')
     parser.add_argument('--title', default=None)
     parser.add_argument('--dpi', type=int, default=120)
     return parser.parse_args(argv)
@@ -63,9 +80,11 @@ def load_rows(path: str) -> list:
     return rows
 
 
-def plot(rows: list, metric: str, title=None, baseline=None):
+def plot(rows: list, metric: str, title=None, baseline=None,
+         x_axis: str = 'fraction'):
     """Return a matplotlib figure of the curves in ``rows`` (of their gain
-    over ``baseline`` when given)."""
+    over ``baseline`` when given) against ``x_axis`` (a key of
+    ``X_AXES``)."""
     label = LABELS.get(metric, metric)
     if baseline is None:
         data = curves(rows, metric)
@@ -78,11 +97,20 @@ def plot(rows: list, metric: str, title=None, baseline=None):
     if not data:
         raise SystemExit(f'no {metric!r} values in the rows: nothing to '
                          'plot (see --metric)')
+    x_label, x_of = X_AXES[x_axis]
+    if x_axis == 'boxes':
+        lacking = sorted({r['strategy'] for r in rows
+                          if r.get('num_labeled_boxes') is None})
+        if lacking:
+            raise SystemExit(
+                f'--x boxes: the rows of {", ".join(lacking)} have no '
+                'num_labeled_boxes (a results.json written before boxes '
+                'were counted); plot --x fraction or run them again')
     # a strategy keeps its colour with or without a baseline
     order = list(dict.fromkeys(r['strategy'] for r in rows))
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for name, points in data.items():
-        x = [100 * p.labeled_fraction for p in points]
+        x = [x_of(p) for p in points]
         mean = [p.mean for p in points]
         std = [p.std for p in points]
         seeds = max(p.num_seeds for p in points)
@@ -94,7 +122,7 @@ def plot(rows: list, metric: str, title=None, baseline=None):
                         color=line.get_color(), alpha=0.2, lw=0)
     if baseline is not None:
         ax.axhline(0, color='black', lw=0.8)
-    ax.set_xlabel('labeled images (% of the pool)')
+    ax.set_xlabel(x_label)
     ax.set_ylabel(label)
     ax.set_title(title or f'{label}: mean \u00b1 std over seeds')
     ax.grid(alpha=0.3)
@@ -122,7 +150,7 @@ def main(argv=None) -> int:
     rows = load_rows(args.compare_json)
     if args.seeds is not None:
         rows = [r for r in rows if r['seed'] in args.seeds]
-    fig = plot(rows, args.metric, args.title, args.baseline)
+    fig = plot(rows, args.metric, args.title, args.baseline, args.x)
     for path in save(fig, out, args.dpi):
         print(f'wrote {path}')
     return 0

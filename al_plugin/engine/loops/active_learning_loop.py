@@ -9,8 +9,11 @@ with the standard hook points at the standard places.
 """
 import copy
 import json
+import os
 import os.path as osp
-from typing import Dict, List, NamedTuple, Optional, Sequence, Union
+import re
+import shutil
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -23,6 +26,7 @@ from mmengine.runner.utils import set_random_seed
 from torch.utils.data import DataLoader
 from mmdet.registry import LOOPS
 
+from al_plugin.analysis import count_boxes
 from al_plugin.datasets import ActiveSubset
 from al_plugin.registry import SPLITTERS
 from al_plugin.utils import atomic_open, atomic_write_json
@@ -30,6 +34,16 @@ from ..checkpoint_io import prune_checkpoints, write_last_checkpoint
 
 INITIAL_WEIGHTS = 'al_initial_weights.pth'
 RESULTS_FILE = 'results.json'
+#: checkpoint after a cycle's selection (``last_checkpoint`` names it)
+CYCLE_CKPT = 'cycle_{cycle}.pth'
+#: checkpoint of a cycle's trained model, before its selection
+TRAINED_CKPT = 'trained_cycle_{cycle}.pth'
+
+
+def checkpoint_regex(name: str) -> str:
+    """The regular expression of the files ``name`` (e.g. ``CYCLE_CKPT``)
+    names, its one group the cycle."""
+    return re.escape(name).replace(r'\{cycle\}', r'(\d+)')
 
 
 class EpochSpec(NamedTuple):
@@ -84,6 +98,9 @@ class ActiveLearningLoop(BaseLoop):
         max_keep_cycle_ckpts (int): How many ``cycle_<c>.pth`` to keep (the
             newest cycles); -1 keeps every cycle's. The one
             ``last_checkpoint`` names is never removed. Defaults to 2.
+        max_keep_trained_ckpts (int): How many ``trained_cycle_<c>.pth`` to
+            keep (the newest cycles); -1 keeps every cycle's, 0 writes
+            none. Defaults to 2.
         early_stop (dict, optional): Stop the experiment, without a further
             selection, when the metric has changed by less than
             ``ap_shift`` on average (absolute change from cycle to cycle)
@@ -97,9 +114,24 @@ class ActiveLearningLoop(BaseLoop):
     Checkpoints: ``CheckpointHook`` saves every epoch (``epoch_<n>.pth``);
     after each cycle's selection the loop saves ``cycle_<c>.pth`` and points
     ``last_checkpoint`` at it, so that ``--resume`` never repeats or loses a
-    selection.  Cycle checkpoints go where the ``CheckpointHook`` writes
-    (its ``out_dir``, default ``work_dir``) through its ``backend_args``
-    (atomic writes, see :mod:`al_plugin.engine.checkpoint_io`).
+    selection.  Between a cycle's evaluation and its selection it saves
+    ``trained_cycle_<c>.pth``: the cycle's trained model with X_L of cycle
+    ``c``, before any selection hook ran. ``last_checkpoint`` never names
+    it; ``--resume <it>`` in a new work dir (see :func:`branch_experiment`)
+    selects from that model with the new run's strategy and goes on, so
+    that several strategies pick from the same model.  Both go where the
+    ``CheckpointHook`` writes (its ``out_dir``, default ``work_dir``)
+    through its ``backend_args`` (atomic writes, see
+    :mod:`al_plugin.engine.checkpoint_io`).
+
+    ``results.json`` holds one record per evaluated cycle: ``cycle``,
+    ``num_labeled`` (|X_L|), ``num_labeled_boxes`` (the annotation cost of
+    X_L in boxes: every annotated box of its images, ignored ones included),
+    ``num_labeled_ignored_boxes`` (those of them flagged ``ignore_flag``,
+    VOC ``difficult`` / COCO ``iscrowd``, which an annotator draws but
+    training and evaluation leave out), ``num_pseudo_labeled`` (pool images
+    trained on with the model's boxes; their boxes are not counted),
+    ``num_pool``, ``strategy`` and ``metrics``.
     """
 
     def __init__(self,
@@ -116,7 +148,8 @@ class ActiveLearningLoop(BaseLoop):
                  max_keep_cycle_ckpts: int = 2,
                  X_L_0_repeat: Optional[int] = None,
                  reset_weights: bool = True,
-                 early_stop: Optional[dict] = None) -> None:
+                 early_stop: Optional[dict] = None,
+                 max_keep_trained_ckpts: int = 2) -> None:
         self._loader_cfg = copy.deepcopy(dataloader)
         super().__init__(runner, dataloader)
         self.pool = self.dataloader.dataset
@@ -140,6 +173,12 @@ class ActiveLearningLoop(BaseLoop):
             raise ValueError('train_cfg.max_keep_cycle_ckpts must be >= 1 '
                              '(or -1 to keep all), got 0')
         self.max_keep_cycle_ckpts = max_keep_cycle_ckpts
+        if not isinstance(max_keep_trained_ckpts, int) or \
+                max_keep_trained_ckpts < -1:
+            raise ValueError('train_cfg.max_keep_trained_ckpts must be an '
+                             'int >= -1 (-1 keeps all, 0 writes none), got '
+                             f'{max_keep_trained_ckpts!r}')
+        self.max_keep_trained_ckpts = max_keep_trained_ckpts
         self.plan = self.build_plan()
 
         self.splitter = SPLITTERS.build(splitter)
@@ -157,6 +196,11 @@ class ActiveLearningLoop(BaseLoop):
 
         self.labeled_loader: Optional[DataLoader] = None
         self._phase_iter = 0
+        self._own_strategy = None  # see load_state_dict
+        # per pool image: (boxes, ignored boxes among them), -1 until
+        # counted
+        self._box_counts = np.full((self.splitter.pool_size, 2), -1,
+                                   dtype=np.int64)
 
     # -- the plan ---------------------------------------------------------
     def build_plan(self) -> List[EpochSpec]:
@@ -229,6 +273,9 @@ class ActiveLearningLoop(BaseLoop):
         once, loaded on resume), the base learning rates and which
         parameters the config lets train."""
         self._prepare_initial_weights()
+        if self._own_strategy is not None:
+            self.runner.message_hub.update_info('al_strategy',
+                                                self._own_strategy)
         if self.base_lrs is None:
             self.base_lrs = [
                 g['lr'] for g in self.runner.optim_wrapper.param_groups
@@ -264,12 +311,15 @@ class ActiveLearningLoop(BaseLoop):
             self.run_epoch()
         if self.stop_training:
             return
-        if not self.evaluated:
+        trained_now = not self.evaluated  # not resumed after evaluation
+        if trained_now:
             self.evaluate()
         if 'early_stop' in self.results[-1]:
             self.stop_training = True
             return
         if self.splitter.cycle <= cycle:  # not selected yet
+            if trained_now:
+                self._save_trained_checkpoint()
             self.runner.call_hook(
                 'after_cycle', cycle=cycle, last=cycle == self.cycles[-1])
             self._save_cycle_checkpoint()
@@ -343,10 +393,13 @@ class ActiveLearningLoop(BaseLoop):
         metrics = {}
         if self.runner.val_loop is not None:
             metrics = self.runner.val_loop.run() or {}
+        boxes, ignored = self.labeled_boxes()
         self.results.append(
             dict(
                 cycle=self.cycle,
                 num_labeled=len(self.splitter.labeled_indices()),
+                num_labeled_boxes=boxes,
+                num_labeled_ignored_boxes=ignored,
                 num_pseudo_labeled=len(self.splitter.pseudo_labels()),
                 num_pool=len(self.splitter.pool_indices()),
                 strategy=self.runner.message_hub.get_info('al_strategy'),
@@ -368,6 +421,19 @@ class ActiveLearningLoop(BaseLoop):
             atomic_write_json(
                 osp.join(self.runner.work_dir, RESULTS_FILE), self.results)
         barrier()
+
+    def labeled_boxes(self) -> Tuple[int, int]:
+        """The annotation cost of X_L in boxes: all annotated boxes of its
+        images, and those of them flagged ignored (VOC ``difficult``, COCO
+        ``iscrowd``), as the pool's data infos list them (see
+        :func:`al_plugin.analysis.count_boxes`). Pseudo labels are not
+        counted."""
+        labeled = self.splitter.labeled_indices()
+        todo = labeled[self._box_counts[labeled, 0] < 0]
+        if len(todo):
+            self._box_counts[todo] = count_boxes(self.pool, todo)
+        boxes, ignored = self._box_counts[labeled].sum(axis=0)
+        return int(boxes), int(ignored)
 
     def _early_stop_reason(self) -> Optional[str]:
         """Why the experiment stops after this cycle's evaluation (see
@@ -466,12 +532,29 @@ class ActiveLearningLoop(BaseLoop):
         """Checkpoint after a cycle's selection, so that a resumed run never
         repeats or loses it; ``last_checkpoint`` points to it.  Older cycle
         checkpoints beyond ``max_keep_cycle_ckpts`` are removed."""
+        self._save_checkpoint(CYCLE_CKPT, self.max_keep_cycle_ckpts,
+                              make_last=True)
+
+    def _save_trained_checkpoint(self) -> None:
+        """Checkpoint the cycle's trained and evaluated model before its
+        selection (a branch point, see :func:`branch_experiment`); older
+        ones beyond ``max_keep_trained_ckpts`` are removed."""
+        if self.max_keep_trained_ckpts:
+            self._save_checkpoint(TRAINED_CKPT, self.max_keep_trained_ckpts,
+                                  make_last=False)
+
+    def _save_checkpoint(self, name: str, keep: int,
+                         make_last: bool) -> None:
+        """Save ``name.format(cycle=...)`` of the current cycle where the
+        ``CheckpointHook`` writes, through its ``backend_args``; point
+        ``last_checkpoint`` at it if ``make_last``; keep the ``keep``
+        newest cycles' files of that name."""
         hook = next(
             (h for h in self.runner.hooks if isinstance(h, CheckpointHook)),
             None)
         out_dir = getattr(hook, 'out_dir', None) or self.runner.work_dir
         backend_args = getattr(hook, 'backend_args', None)
-        filename = f'cycle_{self.cycle}.pth'
+        filename = name.format(cycle=self.cycle)
         self.runner.save_checkpoint(
             out_dir,
             filename,
@@ -480,11 +563,12 @@ class ActiveLearningLoop(BaseLoop):
         if is_main_process():
             backend = get_file_backend(out_dir, backend_args=backend_args)
             path = backend.join_path(out_dir, filename)
-            write_last_checkpoint(self.runner.work_dir, path)
+            if make_last:
+                write_last_checkpoint(self.runner.work_dir, path)
             prune_checkpoints(
                 out_dir,
-                r'cycle_(\d+)\.pth',
-                self.max_keep_cycle_ckpts,
+                checkpoint_regex(name),
+                keep,
                 protect=path,
                 backend=backend)
         barrier()
@@ -521,12 +605,75 @@ class ActiveLearningLoop(BaseLoop):
         self.base_lrs = state['base_lrs']
         self._phase_iter = state.get('phase_iter', 0)
         self.results = state['results']
+        # The runner loads the checkpoint's message hub after this, and
+        # with it the name of the strategy that wrote it; a run branched
+        # from another strategy's checkpoint (branch_experiment) records
+        # its own in its results, so prepare() puts it back.
+        self._own_strategy = self.runner.message_hub.get_info('al_strategy')
         if self.evaluated and self.splitter.cycle > self.cycle:
             # a cycle checkpoint: trained, evaluated and selected; go on
             # with the next cycle
             self.cycle += 1
             self.epoch_in_cycle = 0
             self.evaluated = False
+
+
+def branch_experiment(source_dir: str,
+                      cycle: int,
+                      work_dir: str,
+                      seed: Optional[int] = None) -> str:
+    """Prepare ``work_dir`` to go on from cycle ``cycle``'s trained model of
+    the experiment in ``source_dir``, with another strategy.
+
+    Copies the source's ``al_initial_weights.pth`` (what later cycles start
+    from) into ``work_dir`` and returns the source's
+    ``trained_cycle_<cycle>.pth``.  ``tools/train.py CONFIG --work-dir
+    work_dir --resume <it>`` then starts where the source was after
+    evaluating cycle ``cycle``: its model, X_L / X_U of that cycle, its
+    results so far and its seed; it selects with CONFIG's strategy and
+    trains the next cycles. CONFIG must have the source's model, cycle
+    schedule and split settings (the resume checks the last two).
+
+    Args:
+        source_dir (str): The source experiment's work dir.
+        cycle (int): The cycle whose trained model the branch selects with.
+        work_dir (str): The branch's work dir (created if need be).
+        seed (int, optional): The seed the branch is meant to have; the
+            source's must equal it.
+
+    Returns:
+        str: The checkpoint to resume from.
+
+    Raises:
+        FileNotFoundError: If ``source_dir`` lacks the checkpoint (the
+            message lists the cycles it has one for) or the initial
+            weights.
+        ValueError: If the source ran with another seed than ``seed``.
+    """
+    checkpoint = osp.join(source_dir, TRAINED_CKPT.format(cycle=cycle))
+    if not osp.isfile(checkpoint):
+        pattern = re.compile(checkpoint_regex(TRAINED_CKPT) + '$')
+        names = os.listdir(source_dir) if osp.isdir(source_dir) else []
+        have = sorted(int(m.group(1)) for m in map(pattern.match, names) if m)
+        raise FileNotFoundError(
+            f'{checkpoint}: no such file; {source_dir} holds the trained '
+            f'model of cycles {have} (train_cfg.max_keep_trained_ckpts '
+            'keeps the newest; -1 keeps every cycle\'s)')
+    initial = osp.join(source_dir, INITIAL_WEIGHTS)
+    if not osp.isfile(initial):
+        raise FileNotFoundError(f'{initial}: no such file (the weights '
+                                'every cycle of the source starts from)')
+    if seed is not None:
+        meta = torch.load(checkpoint, map_location='cpu', weights_only=True,
+                          mmap=True)['meta']
+        if meta.get('seed') != seed:
+            raise ValueError(f'{checkpoint} was written by a run of seed '
+                             f'{meta.get("seed")}, not {seed}')
+    os.makedirs(work_dir, exist_ok=True)
+    with open(initial, 'rb') as src, \
+            atomic_open(osp.join(work_dir, INITIAL_WEIGHTS), 'wb') as dst:
+        shutil.copyfileobj(src, dst)
+    return checkpoint
 
 
 def _check_early_stop(cfg: Optional[dict]) -> Optional[dict]:
