@@ -40,12 +40,14 @@ demo: data pretrained
 # Every benchmark, then benchmarks/results.json (hours on a 2-core CPU; an
 # interrupted run continues where it stopped). cost.py needs the demo's
 # trained MI-AOD model.
-benchmark: data pretrained
+benchmark: data data-redundant pretrained
 	@test -f $(DEMO_WORK_DIR)/cycle_2.pth || $(MAKE) demo
 	$(PY) benchmarks/selection_scale.py
 	$(PY) benchmarks/cost.py --checkpoint $(DEMO_WORK_DIR)/cycle_2.pth
-	$(PY) benchmarks/label_efficiency.py
-	$(PY) benchmarks/selection_content.py
+	$(PY) benchmarks/label_efficiency.py --pool digits
+	$(PY) benchmarks/label_efficiency.py --pool redundant --data-root $(DATA_REDUNDANT)/VOCdevkit/
+	$(PY) benchmarks/selection_content.py --work-dir work_dirs/benchmarks/label_efficiency_v2/digits
+	$(PY) benchmarks/selection_content.py --work-dir work_dirs/benchmarks/label_efficiency_v2/redundant --out benchmarks/results/selection_content_redundant.json
 	$(PY) benchmarks/collect.py
 
 clean:

@@ -48,7 +48,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument(
-        '--work-dir', default='work_dirs/benchmarks/label_efficiency')
+        '--work-dir',
+        default='work_dirs/benchmarks/label_efficiency_v2/digits')
     parser.add_argument(
         '--out',
         default=osp.join(ROOT, 'benchmarks/results/selection_content.json'))

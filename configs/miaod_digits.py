@@ -2,8 +2,8 @@
 # minutes on 2 cores): the tiny RetinaNet of configs/retinanet_digits.py with
 # the MI-AOD head, 3 cycles (500, 600, 700 labeled of 4000). The reference
 # schedule (configs/miaod_voc0712.py) with one (min, max, label) round and
-# no repeats, and lr 0.01 + grad clipping since the randomly initialised
-# tiny model has no ImageNet weights to start from.
+# no repeats, and the digits schedules' lr 0.01 + grad clipping (set for
+# random init; kept with the glyph-pretrained backbone, not re-tuned).
 _base_ = [
     './_base_/models/retinanet_tiny.py',
     './_base_/datasets/digits_voc.py',
