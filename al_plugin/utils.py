@@ -1,4 +1,4 @@
-"""Small helpers shared by the package: atomic file writes."""
+"""Small helpers shared by the package: atomic file writes, metric values."""
 import json
 import os
 import os.path as osp
@@ -37,3 +37,12 @@ def atomic_write_json(path: str, obj: Any, **kwargs) -> None:
     kwargs.setdefault('indent', 2)
     with atomic_open(path, 'w') as f:
         json.dump(obj, f, **kwargs)
+
+
+def to_float(value: Any) -> Any:
+    """``float(value)`` where it converts (a metric's tensor or numpy
+    scalar), else ``value`` unchanged: metrics as JSON numbers."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value

@@ -40,7 +40,7 @@ from al_plugin.analysis import (check_pool, count_boxes, find_cycles,
                                 load_indices)
 from al_plugin.curves import AP50_KEYS, first_metric
 from al_plugin.datasets.splitter import leaf_datasets, read_pool
-from al_plugin.utils import atomic_write_json
+from al_plugin.utils import atomic_write_json, to_float
 
 REPORT_FILE = 'validation.json'
 _RUNNER_NAMES = itertools.count()
@@ -191,7 +191,7 @@ def retrain(cfg: Config, dataset_cfg: dict, labeled: LabeledSet, seed: int,
             f'{work_dir}: trained on {len(trained_ids)} images, not the '
             f'{len(labeled.img_ids)} of X_L_{labeled.cycle} of '
             f'{labeled.work_dir}')
-    metrics = {k: _to_float(v) for k, v in (runner.test() or {}).items()}
+    metrics = {k: to_float(v) for k, v in (runner.test() or {}).items()}
     del runner
     gc.collect()
     name = metric or next((k for k in AP50_KEYS if k in metrics), None)
@@ -359,10 +359,3 @@ def _build_pool(cfg: Config):
     if hasattr(pool, 'full_init'):
         pool.full_init()
     return pool
-
-
-def _to_float(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return value

@@ -29,7 +29,7 @@ from mmdet.registry import LOOPS
 from al_plugin.analysis import count_boxes
 from al_plugin.datasets import ActiveSubset
 from al_plugin.registry import SPLITTERS
-from al_plugin.utils import atomic_open, atomic_write_json
+from al_plugin.utils import atomic_open, atomic_write_json, to_float
 from ..checkpoint_io import prune_checkpoints, write_last_checkpoint
 
 INITIAL_WEIGHTS = 'al_initial_weights.pth'
@@ -403,7 +403,7 @@ class ActiveLearningLoop(BaseLoop):
                 num_pseudo_labeled=len(self.splitter.pseudo_labels()),
                 num_pool=len(self.splitter.pool_indices()),
                 strategy=self.runner.message_hub.get_info('al_strategy'),
-                metrics={k: _to_float(v)
+                metrics={k: to_float(v)
                          for k, v in metrics.items()}))
         self.evaluated = True
         reason = self._early_stop_reason()
@@ -694,10 +694,3 @@ def _check_early_stop(cfg: Optional[dict]) -> Optional[dict]:
         raise ValueError('train_cfg.early_stop.ap_range must be an int >= '
                          f'1, got {cfg.get("ap_range")!r}')
     return cfg
-
-
-def _to_float(value):
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return value
