@@ -1,217 +1,50 @@
-"""Read what an active-learning experiment left in its ``work_dir``.
+"""Analyse what an active-learning experiment left in its ``work_dir``.
 
-The files are those of :class:`~al_plugin.datasets.ActiveDatasetSplitter`
+The files and their readers are those of :mod:`al_plugin.work_dir`
 (``X_L_<c>.npy``, ``X_U_<c>.npy``, ``cycle<c>/trainval_X_*_<tag>.txt``,
-``selection_<c>.json``, ``pseudo_labels_<c>.json``) and of the
-active-learning loop (``results.json``). The readers here check what they
-read and raise an error naming the file when it is missing or malformed:
-:class:`FileNotFoundError` for a missing file, :class:`ValueError` for a
-malformed one. ``tools/analysis/`` prints what they return.
+``selection_<c>.json``, ``pseudo_labels_<c>.json``, ``results.json``); the
+readers are re-exported here. On top of them: what labeling an image costs
+in boxes (:func:`count_boxes`), per-class split summaries
+(:func:`split_summary`), whether a dataset is the pool of an experiment
+(:func:`check_pool`) and what changed between two cycles
+(:func:`diff_cycles`). Errors name the file: :class:`FileNotFoundError` for
+a missing one, :class:`ValueError` for a malformed or disagreeing one.
+``tools/analysis/`` prints what these return.
 
 Example:
     >>> from al_plugin.analysis import load_results
     >>> for r in load_results('work_dirs/miaod_digits'):
     ...     print(r['cycle'], r['num_labeled'], r['metrics']['pascal_voc/mAP'])
 """
-import json
-import os
 import os.path as osp
-import re
 from collections import OrderedDict
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from al_plugin.datasets.splitter import read_pool
+from al_plugin.work_dir import (RESULTS_FILE, find_cycles, id_list_file,
+                                indices_file, load_indices,
+                                load_pseudo_label_counts, load_results,
+                                load_selection, read_id_lists,
+                                recorded_pool_size, selection_file)
 
-#: The loop's per-cycle record (``ActiveLearningLoop.evaluate``).
-RESULTS_FILE = 'results.json'
-_CYCLE_FILE = re.compile(r'^X_L_(\d+)\.npy$')
+__all__ = [
+    'RESULTS_FILE', 'check_pool', 'count_boxes', 'diff_cycles',
+    'find_cycles', 'labeled_fraction', 'load_indices',
+    'load_pseudo_label_counts', 'load_results', 'load_selection',
+    'read_id_lists', 'recorded_pool_size', 'split_summary'
+]
 
 
 def _is_int(value) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
 
 
-def _read_json(path: str):
-    """``json.load`` a file; errors name the file."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{path}: no such file')
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f'{path}: malformed JSON ({error})') from error
-
-
-def load_results(work_dir: str) -> List[dict]:
-    """Load the per-cycle results of one experiment.
-
-    Args:
-        work_dir (str): The experiment's work_dir, holding ``results.json``.
-
-    Returns:
-        list[dict]: One dict per evaluated cycle, in the file's order, with
-        at least ``cycle``, ``num_labeled``, ``num_pool`` (images not yet
-        labeled), ``num_pseudo_labeled`` (0 when the file, from an older
-        run, lacks it), ``strategy`` (None when absent) and ``metrics``
-        (metric name -> value, e.g. ``'pascal_voc/mAP'``); other keys are
-        kept as they are.
-
-    Raises:
-        FileNotFoundError: If ``<work_dir>/results.json`` does not exist.
-        ValueError: If it is not JSON, not a list of such records, or its
-            cycles do not increase; the message names the file.
-    """
-    path = osp.join(work_dir, RESULTS_FILE)
-    records = _read_json(path)
-    if not isinstance(records, list):
-        raise ValueError(f'{path}: expected a list of per-cycle records, '
-                         f'got {type(records).__name__}')
-    results = []
-    for position, record in enumerate(records):
-        where = f'{path}: record {position}'
-        if not isinstance(record, dict):
-            raise ValueError(f'{where} is a {type(record).__name__}, not '
-                             'an object')
-        for key in ('cycle', 'num_labeled', 'num_pool'):
-            if not _is_int(record.get(key)) or record[key] < 0:
-                raise ValueError(f'{where}: "{key}" must be an int >= 0, '
-                                 f'got {record.get(key)!r}')
-        if not isinstance(record.get('metrics'), dict):
-            raise ValueError(f'{where}: "metrics" must be an object, got '
-                             f'{record.get("metrics")!r}')
-        result = dict(record)
-        result.setdefault('num_pseudo_labeled', 0)
-        result.setdefault('strategy', None)
-        if results and result['cycle'] <= results[-1]['cycle']:
-            raise ValueError(f'{where}: cycle {result["cycle"]} after cycle '
-                             f'{results[-1]["cycle"]}; cycles must increase')
-        results.append(result)
-    return results
-
-
 def labeled_fraction(result: dict) -> Optional[float]:
     """|X_L| / N of a :func:`load_results` record (None when N is 0)."""
     total = result['num_labeled'] + result['num_pool']
     return result['num_labeled'] / total if total else None
-
-
-def find_cycles(work_dir: str) -> List[int]:
-    """The cycles ``c`` with an ``X_L_<c>.npy`` in ``work_dir``, sorted."""
-    if not osp.isdir(work_dir):
-        raise FileNotFoundError(f'{work_dir}: no such work_dir')
-    return sorted(
-        int(m.group(1)) for m in map(_CYCLE_FILE.match, os.listdir(work_dir))
-        if m)
-
-
-def load_indices(work_dir: str,
-                 name: str,
-                 cycle: int,
-                 total_size: Optional[int] = None) -> np.ndarray:
-    """Load ``<name>_<cycle>.npy`` (``name``: ``'X_L'`` or ``'X_U'``).
-
-    Args:
-        work_dir (str): The experiment's work_dir.
-        name (str): ``'X_L'`` or ``'X_U'``.
-        cycle (int): The cycle.
-        total_size (int, optional): N; indices must then be below it.
-
-    Returns:
-        np.ndarray: The sorted int64 global indices, shape (n, ).
-
-    Raises:
-        FileNotFoundError: If the file does not exist.
-        ValueError: If it is not a 1-d array of distinct, sorted,
-            non-negative integers (below ``total_size``).
-    """
-    path = osp.join(work_dir, f'{name}_{cycle}.npy')
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{path}: no such file')
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
-        raise ValueError(f'{path}: not a readable .npy file ({error})') \
-            from error
-    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(f'{path}: expected a 1-d integer array, got shape '
-                         f'{array.shape} of {array.dtype}')
-    array = array.astype(np.int64)
-    if len(array) and array.min() < 0:
-        raise ValueError(f'{path}: negative index {array.min()}')
-    if total_size is not None and len(array) and array.max() >= total_size:
-        raise ValueError(f'{path}: index {array.max()} outside the pool '
-                         f'0..{total_size - 1}')
-    if np.any(np.diff(array) <= 0):
-        raise ValueError(f'{path}: indices are not sorted and distinct')
-    return array
-
-
-def load_selection(work_dir: str, cycle: int) -> dict:
-    """Load and check ``selection_<cycle>.json``.
-
-    Returns:
-        dict: The record as written by the splitter (``strategy``,
-        ``indices``, ``img_ids``, ``tags``, ``scores`` or None, ``budget``,
-        ``X_L_size``, ...), with ``skipped`` defaulting to ``[]``.
-
-    Raises:
-        FileNotFoundError: If the file does not exist.
-        ValueError: If ``indices``, ``img_ids``, ``tags`` and ``scores`` are
-            not lists of one entry per selected image.
-    """
-    path = osp.join(work_dir, f'selection_{cycle}.json')
-    record = _read_json(path)
-    if not isinstance(record, dict):
-        raise ValueError(f'{path}: expected an object, got '
-                         f'{type(record).__name__}')
-    indices = record.get('indices')
-    if not isinstance(indices, list) or not all(
-            _is_int(i) and i >= 0 for i in indices):
-        raise ValueError(f'{path}: "indices" must be a list of ints >= 0')
-    for key in ('img_ids', 'tags'):
-        if not isinstance(record.get(key), list) or \
-                len(record[key]) != len(indices):
-            raise ValueError(f'{path}: "{key}" must be a list of '
-                             f'{len(indices)} entries, one per index')
-    scores = record.get('scores')
-    if scores is not None and (
-            not isinstance(scores, list) or len(scores) != len(indices)
-            or not all(isinstance(s, Real) for s in scores)):
-        raise ValueError(f'{path}: "scores" must be null or a list of '
-                         f'{len(indices)} numbers')
-    record = dict(record)
-    record.setdefault('skipped', [])
-    if not isinstance(record['skipped'], list):
-        raise ValueError(f'{path}: "skipped" must be a list of indices')
-    return record
-
-
-def read_id_lists(work_dir: str, cycle: int,
-                  name: str = 'X_L') -> Dict[str, List[str]]:
-    """Read ``cycle<c>/trainval_<name>_<tag>.txt``: image ids per tag.
-
-    Returns:
-        dict[str, list[str]]: Tag -> image ids (in index order).
-
-    Raises:
-        FileNotFoundError: If there is no such file for any tag.
-    """
-    folder = osp.join(work_dir, f'cycle{cycle}')
-    pattern = re.compile(rf'^trainval_{name}_(.+)\.txt$')
-    names = sorted(os.listdir(folder)) if osp.isdir(folder) else []
-    lists = OrderedDict()
-    for file_name in names:
-        match = pattern.match(file_name)
-        if match:
-            with open(osp.join(folder, file_name)) as f:
-                lists[match.group(1)] = f.read().splitlines()
-    if not lists:
-        raise FileNotFoundError(
-            f'{osp.join(folder, f"trainval_{name}_<tag>.txt")}: no such file')
-    return lists
 
 
 def _fraction(part: int, whole: int) -> Optional[float]:
@@ -321,28 +154,6 @@ def split_summary(dataset, labeled: Sequence[int]) -> dict:
         total_size=total_size, classes=rows, total=row('total', totals))
 
 
-def recorded_pool_size(work_dir: str) -> Optional[tuple]:
-    """N as the experiment recorded it, and the file that says so.
-
-    Returns:
-        tuple[int, str] | None: ``total_size`` of the first
-        ``selection_<c>.json``, else ``num_labeled + num_pool`` of the
-        first record of ``results.json``; None when neither exists.
-    """
-    for cycle in find_cycles(work_dir):
-        path = osp.join(work_dir, f'selection_{cycle}.json')
-        if cycle >= 1 and osp.isfile(path):
-            size = load_selection(work_dir, cycle).get('total_size')
-            if _is_int(size):
-                return size, path
-    if osp.isfile(osp.join(work_dir, RESULTS_FILE)):
-        results = load_results(work_dir)
-        if results:
-            return (results[0]['num_labeled'] + results[0]['num_pool'],
-                    osp.join(work_dir, RESULTS_FILE))
-    return None
-
-
 def check_pool(work_dir: str, cycle: int, dataset,
                labeled: np.ndarray) -> None:
     """Check that ``dataset`` is the pool the experiment ran on.
@@ -363,17 +174,19 @@ def check_pool(work_dir: str, cycle: int, dataset,
             'this experiment (another config or data root?)')
     if len(labeled) and labeled.max() >= len(dataset):
         raise ValueError(
-            f'{osp.join(work_dir, f"X_L_{cycle}.npy")} holds index '
+            f'{osp.join(work_dir, indices_file("X_L", cycle))} holds index '
             f'{labeled.max()}, the dataset has {len(dataset)} images: the '
             'dataset is not the pool of this experiment')
+    # here, not at the top: the datasets package imports torch and mmdet,
+    # which the readers of results (tools/analysis/load_results.py) never need
+    from al_plugin.datasets.pool import read_pool
     img_ids, tags = read_pool(dataset)
     lists = read_id_lists(work_dir, cycle, 'X_L')
     expected: Dict[str, List[str]] = OrderedDict((t, []) for t in lists)
     for index in labeled:
         expected.setdefault(tags[index], []).append(str(img_ids[index]))
-    folder = osp.join(work_dir, f'cycle{cycle}')
     for tag, ids in expected.items():
-        path = osp.join(folder, f'trainval_X_L_{tag}.txt')
+        path = osp.join(work_dir, id_list_file('X_L', cycle, tag))
         written = lists.get(tag)
         if written is None:
             raise ValueError(
@@ -421,7 +234,8 @@ def diff_cycles(work_dir: str, a: int, b: int) -> dict:
         raise ValueError(f'cycles must satisfy 0 <= A < B, got A={a}, B={b}')
     X_L = [load_indices(work_dir, 'X_L', c) for c in (a, b)]
     X_U = [load_indices(work_dir, 'X_U', c) for c in (a, b)]
-    path_a, path_b = (osp.join(work_dir, f'X_L_{c}.npy') for c in (a, b))
+    path_a, path_b = (osp.join(work_dir, indices_file('X_L', c))
+                      for c in (a, b))
     missing = np.setdiff1d(X_L[0], X_L[1], assume_unique=True)
     if len(missing):
         raise ValueError(
@@ -441,8 +255,8 @@ def diff_cycles(work_dir: str, a: int, b: int) -> dict:
         for i, index in enumerate(selection['indices']):
             if index in by_index:
                 raise ValueError(
-                    f'selection_{c}.json selects index {index}, which '
-                    f'selection_{by_index[index]["cycle"]}.json selected')
+                    f'{selection_file(c)} selects index {index}, which '
+                    f'{selection_file(by_index[index]["cycle"])} selected')
             by_index[index] = dict(
                 index=index,
                 img_id=selection['img_ids'][i],
@@ -475,10 +289,10 @@ def diff_cycles(work_dir: str, a: int, b: int) -> dict:
         want = {str(r['img_id']) for r in by_index.values() if r['tag'] == tag}
         if new != want:
             raise ValueError(
-                f'cycle{a}/trainval_X_L_{tag}.txt -> cycle{b}/trainval_X_L_'
-                f'{tag}.txt (in {work_dir}) add {len(new)} image ids, the '
-                f'selections {len(want)}: ids {sorted(new ^ want)[:10]} '
-                'differ')
+                f'{id_list_file("X_L", a, tag)} -> '
+                f'{id_list_file("X_L", b, tag)} (in {work_dir}) add '
+                f'{len(new)} image ids, the selections {len(want)}: ids '
+                f'{sorted(new ^ want)[:10]} differ')
     return OrderedDict(
         a=a,
         b=b,
@@ -489,18 +303,3 @@ def diff_cycles(work_dir: str, a: int, b: int) -> dict:
         entered_X_L=[by_index[int(i)] for i in entered],
         left_X_U=np.setdiff1d(X_U[0], X_U[1]).tolist(),
         entered_X_U=np.setdiff1d(X_U[1], X_U[0]).tolist())
-
-
-def load_pseudo_label_counts(work_dir: str, cycle: int) -> Optional[dict]:
-    """``num_images`` and ``num_boxes`` of ``pseudo_labels_<cycle>.json``,
-    or None when the cycle has no pseudo labels."""
-    path = osp.join(work_dir, f'pseudo_labels_{cycle}.json')
-    if not osp.isfile(path):
-        return None
-    record = _read_json(path)
-    if not isinstance(record, dict) or not all(
-            _is_int(record.get(k)) for k in ('num_images', 'num_boxes')):
-        raise ValueError(f'{path}: expected an object with int '
-                         '"num_images" and "num_boxes"')
-    return dict(num_images=record['num_images'],
-                num_boxes=record['num_boxes'])

@@ -22,7 +22,6 @@ Used by ``tools/export_selection.py`` and ``tools/query.py``.
 """
 import os.path as osp
 import time
-from functools import partial
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -33,9 +32,9 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner, load_checkpoint
 from mmdet.registry import MODELS
 
-from al_plugin.datasets import ActiveSubset, collate_marking_broken
-from al_plugin.engine.hooks.active_selection_hook import _collate_fn
-from al_plugin.engine.scoring import ScoringProgress, score_loader
+from al_plugin.engine.progress import ScoringProgress
+from al_plugin.engine.scoring import score_loader
+from al_plugin.engine.selection import subset_loader_cfg
 from al_plugin.utils import atomic_open, atomic_write_json
 
 
@@ -71,8 +70,9 @@ def subset_loader(loader_cfg: dict,
 
     Args:
         loader_cfg (dict): A dataloader config, e.g. what
-            :func:`~al_plugin.engine.hooks.active_selection_hook.\
-pool_loader_cfg_from` returns; its ``dataset`` is replaced.
+            :func:`~al_plugin.engine.selection.pool_loader_cfg` returns;
+            its ``dataset`` is replaced, its sampler by an unshuffled
+            ``DefaultSampler`` (one process, the indices' order).
         dataset: The built pool dataset.
         indices (Sequence[int]): Its indices to load.
         on_broken (str): ``'raise'`` an unreadable image's error, or
@@ -83,15 +83,8 @@ pool_loader_cfg_from` returns; its ``dataset`` is replaced.
         DataLoader: Batches of ``{'inputs', 'data_samples'}``; every data
         sample's metainfo has ``al_index``, its index in ``dataset``.
     """
-    cfg = {k: v for k, v in loader_cfg.items() if k != 'dataset'}
-    cfg['dataset'] = ActiveSubset(
-        dataset, list(indices), unlabeled=True, on_broken=on_broken)
+    cfg = subset_loader_cfg(loader_cfg, dataset, indices, on_broken)
     cfg['sampler'] = dict(type='DefaultSampler', shuffle=False)
-    if on_broken == 'mark':
-        cfg['collate_fn'] = partial(
-            collate_marking_broken,
-            collate_fn=_collate_fn(
-                cfg.get('collate_fn', dict(type='pseudo_collate'))))
     return Runner.build_dataloader(cfg)
 
 

@@ -36,11 +36,12 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmdet.registry import DATASETS
 
-from al_plugin.analysis import (check_pool, count_boxes, find_cycles,
-                                load_indices)
+from al_plugin.analysis import check_pool, count_boxes
 from al_plugin.curves import AP50_KEYS, first_metric
-from al_plugin.datasets.splitter import leaf_datasets, read_pool
+from al_plugin.datasets.dataset_tree import leaf_datasets
+from al_plugin.datasets.pool import read_pool
 from al_plugin.utils import atomic_write_json, to_float
+from al_plugin.work_dir import find_cycles, indices_file, load_indices
 
 REPORT_FILE = 'validation.json'
 _RUNNER_NAMES = itertools.count()
@@ -83,8 +84,8 @@ def labeled_set(work_dir: str, pool, cycle: Optional[int] = None
         cycle = cycles[-1]
     elif cycle not in cycles:
         raise FileNotFoundError(
-            f'{osp.join(work_dir, f"X_L_{cycle}.npy")}: no such file; '
-            f'{work_dir} has the labeled sets of cycles {cycles}')
+            f'{osp.join(work_dir, indices_file("X_L", cycle))}: no such '
+            f'file; {work_dir} has the labeled sets of cycles {cycles}')
     indices = load_indices(work_dir, 'X_L', cycle, len(pool))
     check_pool(work_dir, cycle, pool, indices)
     img_ids, _ = read_pool(pool)

@@ -229,7 +229,7 @@ def enter_phase(loop, phase: str) -> None:
     trainable parameters, fresh optimizer state, lr, unlabeled step."""
     spec = next(s for s in loop.plan if s.phase == phase)
     loop.epoch_in_cycle = loop.plan.index(spec)
-    loop._enter_phase(spec)
+    loop.enter_phase(spec)
     loop.model.train()
     if phase != 'label':
         loop.model.set_unlabeled_step(phase)

@@ -32,8 +32,7 @@ from mmengine.dataset import BaseDataset
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
 from al_plugin.datasets import ActiveDatasetSplitter  # noqa: E402
-from al_plugin.engine.hooks.active_selection_hook import \
-    _merge_shards  # noqa: E402
+from al_plugin.engine.selection import gather_outputs, select  # noqa: E402
 from al_plugin.strategies import (CoreSetStrategy,  # noqa: E402
                                   InstanceUncertaintyStrategy)
 from al_plugin.utils import atomic_write_json  # noqa: E402
@@ -73,12 +72,12 @@ def time_selection(n: int, work_dir: str) -> dict:
         base = tracemalloc.get_traced_memory()[0]
     timings = {}
     start = time.perf_counter()
-    outputs, broken = _merge_shards(shards, pool)
+    outputs, broken = gather_outputs(shards, pool)
     timings['gather'] = time.perf_counter() - start
     start = time.perf_counter()
     strategy = InstanceUncertaintyStrategy()
-    chosen, all_scores = strategy.select(outputs, splitter.budget(1),
-                                         len(pool))
+    chosen, all_scores, _ = select(strategy, outputs, splitter.budget(1),
+                                   len(pool), seed=0)
     timings['select'] = time.perf_counter() - start
     start = time.perf_counter()
     splitter.commit(
@@ -116,9 +115,9 @@ def time_coreset(n: int, dim: int = 64) -> dict:
         labeled_features=rng.random((n // 20, dim), dtype=np.float32))
     strategy = CoreSetStrategy()
     start = time.perf_counter()
-    strategy.select(outputs, n // 40, n)
+    select(strategy, outputs, n // 40, n, 0)
     seconds = time.perf_counter() - start
-    peak = peak_memory(strategy.select, outputs, n // 40, n)
+    peak = peak_memory(select, strategy, outputs, n // 40, n, 0)
     return dict(seconds=seconds, peak_mib=peak, dim=dim,
                 input_mib=sum(v.nbytes for v in outputs.values()) / 2**20)
 

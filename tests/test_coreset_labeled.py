@@ -13,7 +13,7 @@ from mmdet.registry import DATASETS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from al_plugin.engine.hooks.active_selection_hook import pool_loader_cfg_from
+from al_plugin.engine.selection import pool_loader_cfg
 from al_plugin.export import load_detector, score_images, subset_loader
 from al_plugin.strategies import CoreSetStrategy
 from .conftest import run_tool
@@ -48,7 +48,7 @@ def recomputed(coreset_run):
     cfg = Config.fromfile(str(work_dir / 'coreset_digits.py'))
     init_default_scope('mmdet')
     model = load_detector(cfg, str(work_dir / 'cycle_0.pth'))
-    loader_cfg = pool_loader_cfg_from(cfg)
+    loader_cfg = pool_loader_cfg(cfg)
     dataset = DATASETS.build(loader_cfg['dataset'])
     labeled = np.load(work_dir / 'X_L_0.npy')
     pool = np.setdiff1d(np.arange(len(dataset)), labeled)

@@ -164,7 +164,7 @@ def test_loop_state_keeps_the_warmup_position(tmp_path, digits_root):
     loop.prepare()
     assert [s.phase for s in loop.plan] == ['label', 'label']
     loop.epoch_in_cycle = 1  # the second epoch of the 'label' phase
-    loop._enter_phase(loop.plan[1])
+    loop.enter_phase(loop.plan[1])
     loop._phase_iter = 3  # as after 3 iterations of the phase
     state = loop.state_dict()
     loop._phase_iter = 0

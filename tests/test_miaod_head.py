@@ -15,10 +15,11 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 
 import al_plugin.models  # noqa: F401
-from al_plugin.models.dense_heads.miaod_head import (
-    MIAODHead, instance_uncertainty, levels_to_instances, mil_image_scores,
-    mil_instance_scores, pseudo_image_labels, pseudo_label_mil_loss,
-    wave_discrepancy)
+from al_plugin.models.dense_heads import MIAODHead
+from al_plugin.models.losses import (instance_uncertainty, mil_image_scores,
+                                     mil_instance_scores, pseudo_image_labels,
+                                     pseudo_label_mil_loss, wave_discrepancy)
+from al_plugin.models.utils import levels_to_instances
 from .utils import det_data_sample, tiny_miaod_model_cfg
 
 register_all_modules()

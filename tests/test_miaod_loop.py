@@ -41,7 +41,7 @@ def _changed(model, before):
 def _one_step(loop, phase):
     k = [s.phase for s in loop.plan].index(phase)
     loop.epoch_in_cycle = k
-    loop._enter_phase(loop.plan[k])
+    loop.enter_phase(loop.plan[k])
     assert not loop.runner.optim_wrapper.optimizer.state  # fresh momentum
     before = _params(loop.model)
     labeled = next(iter(loop.labeled_loader))

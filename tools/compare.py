@@ -52,9 +52,9 @@ from al_plugin.analysis import load_results  # noqa: E402
 from al_plugin.curves import (curves, paired_differences,  # noqa: E402
                               rows_of_run)
 from al_plugin.engine import find_resume_checkpoint  # noqa: E402
-from al_plugin.engine.loops.active_learning_loop import (  # noqa: E402
-    branch_experiment)
+from al_plugin.engine.branching import branch_experiment  # noqa: E402
 from al_plugin.utils import atomic_open, atomic_write_json  # noqa: E402
+from al_plugin.work_dir import RESULTS_FILE  # noqa: E402
 
 DONE_FILE = 'compare_run.json'
 CSV_COLUMNS = ('strategy', 'seed', 'cycle', 'num_labeled', 'num_total',
@@ -206,7 +206,7 @@ class Run:
         return returncode
 
     def rows(self) -> list:
-        if not osp.exists(osp.join(self.work_dir, 'results.json')):
+        if not osp.exists(osp.join(self.work_dir, RESULTS_FILE)):
             return []
         return rows_of_run(load_results(self.work_dir), self.name, self.seed)
 

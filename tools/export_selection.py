@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import re
 import sys
 
 from mmengine.config import Config, DictAction
@@ -28,7 +27,7 @@ from mmengine.config import Config, DictAction
 # `projects.<Name>` packages are imported relative to the repository root.
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
-SELECTION = re.compile(r'^selection_(\d+)\.json$')
+from al_plugin.work_dir import cycle_of, selection_file  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -87,11 +86,11 @@ def load_selection(work_dir: str, cycle: int) -> dict:
             that have one.
         ValueError | KeyError: The file is not a selection record.
     """
-    path = osp.join(work_dir, f'selection_{cycle}.json')
+    path = osp.join(work_dir, selection_file(cycle))
     if not osp.isfile(path):
         cycles = sorted(
-            int(m.group(1))
-            for m in map(SELECTION.match, os.listdir(work_dir)) if m)
+            c for c in (cycle_of(name, 'selection')
+                        for name in os.listdir(work_dir)) if c is not None)
         why = ('cycle 0 has no selection (X_L_0 is drawn at random)'
                if cycle == 0 else f'cycle {cycle} has no selection')
         raise FileNotFoundError(
@@ -144,11 +143,9 @@ def main(argv=None):
     args = parse_args(argv)
     # The model stack, once the arguments are known to be good.
     import torch
-    from mmdet.registry import DATASETS
 
-    from al_plugin.datasets.splitter import read_pool
-    from al_plugin.engine.hooks.active_selection_hook import \
-        pool_loader_cfg_from
+    from al_plugin.datasets.pool import read_pool
+    from al_plugin.engine.selection import build_dataset, pool_loader_cfg
     from al_plugin.export import (load_detector, predict_images,
                                   subset_loader, to_coco, write_export)
 
@@ -156,14 +153,12 @@ def main(argv=None):
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     selection, cycle = args.selection, args.cycle
-    path = osp.join(args.work_dir, f'selection_{cycle}.json')
-    loader_cfg = pool_loader_cfg_from(cfg)
+    path = osp.join(args.work_dir, selection_file(cycle))
+    loader_cfg = pool_loader_cfg(cfg)
     model = load_detector(
         cfg, args.checkpoint, args.device or
         ('cuda' if torch.cuda.is_available() else 'cpu'))
-    dataset = DATASETS.build(loader_cfg['dataset'])
-    if hasattr(dataset, 'full_init'):
-        dataset.full_init()
+    dataset = build_dataset(loader_cfg['dataset'])
     check_pool(*read_pool(dataset), selection, path)
 
     loader = subset_loader(loader_cfg, dataset, selection['indices'])

@@ -129,10 +129,9 @@ def selection_settings(cfg, strategy: str = None):
 def config_classes(dataset_cfg):
     """The class names of the config's (first leaf) training dataset."""
     from mmdet.registry import DATASETS
-    while 'datasets' in dataset_cfg or 'dataset' in dataset_cfg:
-        dataset_cfg = (dataset_cfg['datasets'][0]
-                       if 'datasets' in dataset_cfg else
-                       dataset_cfg['dataset'])
+
+    from al_plugin.datasets.dataset_tree import leaf_datasets
+    dataset_cfg = leaf_datasets(dataset_cfg)[0]
     cls = dataset_cfg.get('type')
     cls = DATASETS.get(cls) if isinstance(cls, str) else cls
     metainfo = dict(getattr(cls, 'METAINFO', {}))
@@ -161,13 +160,12 @@ def folder_loader_cfg(cfg, image_dir: str, classes) -> dict:
     """The scoring loader config of a folder of images: the config's test
     pipeline and ``val_dataloader`` settings over an
     ``ImageFolderDataset``."""
-    from al_plugin.engine.hooks.active_selection_hook import \
-        pool_loader_cfg_from
+    from al_plugin.engine.selection import pool_loader_cfg
     folder = dict(
         type='ImageFolderDataset',
         data_root=image_dir,
         metainfo=dict(classes=tuple(classes)))
-    return pool_loader_cfg_from(
+    return pool_loader_cfg(
         ConfigDict(
             val_dataloader=cfg.val_dataloader,
             train_dataloader=dict(dataset=folder)))
@@ -178,11 +176,10 @@ def labeled_outputs(model, cfg, labeled_dir, classes, strategy, scorer_cfg,
     """The strategy's outputs over the labeled images of ``labeled_dir``
     (``requires_labeled``; see ``scoring.LABELED_OUTPUTS``), scored as
     the pool; ``{}`` when it needs none or there is no folder."""
-    from mmdet.registry import DATASETS
+    import numpy as np
     from mmengine.logging import print_log
 
-    from al_plugin.engine.scoring import LABELED_OUTPUTS
-    from al_plugin.export import score_images, subset_loader
+    from al_plugin.engine.selection import build_dataset, score_labeled
     wanted = strategy.requires_labeled
     if not wanted:
         return {}
@@ -193,19 +190,17 @@ def labeled_outputs(model, cfg, labeled_dir, classes, strategy, scorer_cfg,
                   logger='current')
         return {}
     loader_cfg = folder_loader_cfg(cfg, labeled_dir, classes)
-    dataset = DATASETS.build(loader_cfg['dataset'])
+    dataset = build_dataset(loader_cfg['dataset'])
     print_log(f'scoring the {len(dataset)} labeled images of {labeled_dir} '
               f'for {list(wanted)}', logger='current')
-    _, outputs, broken = score_images(
-        model, subset_loader(loader_cfg, dataset, range(len(dataset)),
-                             'mark'),
-        list(dict.fromkeys(LABELED_OUTPUTS[n] for n in wanted)), scorer_cfg,
-        adapter_cfg)
-    for index, message in sorted(broken.items()):
+    scored = score_labeled(model, loader_cfg, dataset,
+                           np.arange(len(dataset)), wanted,
+                           scorer_cfg=scorer_cfg, adapter_cfg=adapter_cfg)
+    for index, message in sorted(scored.broken.items()):
         print_log(f'cannot read labeled image '
                   f'{dataset.get_data_info(index)["img_path"]}, left out: '
                   f'{message}', logger='current', level=30)
-    return {name: outputs[LABELED_OUTPUTS[name]] for name in wanted}
+    return scored.outputs
 
 
 def main(argv=None):
@@ -214,29 +209,23 @@ def main(argv=None):
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     # The model stack, once the arguments are known to be good.
+    import numpy as np
     import torch
-    from mmdet.registry import DATASETS
     from mmengine.logging import print_log
 
-    from al_plugin.engine.scoring import (check_output_names,
-                                          check_scorer_cfg)
+    from al_plugin.engine.scoring import check_scorer_cfg
+    from al_plugin.engine.selection import (build_dataset, build_strategy,
+                                            score_indices, select)
     from al_plugin.export import (load_detector, predict_images,
-                                  score_images, subset_loader, to_coco,
-                                  write_export)
-    from al_plugin.registry import STRATEGIES
-    from al_plugin.strategies import check_strategy_cfg
+                                  subset_loader, to_coco, write_export)
     from al_plugin.utils import atomic_write_json
 
     strategy_cfg, where, scorer_cfg, adapter_cfg = selection_settings(
         cfg, args.strategy)
-    check_strategy_cfg(strategy_cfg, where)
+    strategy = build_strategy(strategy_cfg, where)
     check_scorer_cfg(scorer_cfg, 'ActiveSelectionHook.scorer_cfg')
-    strategy = STRATEGIES.build(strategy_cfg)
-    check_output_names(strategy.requires, strategy.requires_labeled,
-                       strategy.name)
     seed = args.seed if args.seed is not None else cfg.get(
         'randomness', {}).get('seed') or 0
-    strategy.seed = seed
 
     model = load_detector(
         cfg, args.checkpoint, args.device or
@@ -247,7 +236,7 @@ def main(argv=None):
         raise KeyError(f'no class names in {args.checkpoint} (meta.'
                        'dataset_meta) nor in the config\'s training dataset')
     loader_cfg = folder_loader_cfg(cfg, args.image_dir, classes)
-    dataset = DATASETS.build(loader_cfg['dataset'])
+    dataset = build_dataset(loader_cfg['dataset'])
     num_images = len(dataset)
     paths = [
         osp.abspath(dataset.get_data_info(i)['img_path'])
@@ -256,10 +245,9 @@ def main(argv=None):
 
     print_log(f'scoring {num_images} images of {args.image_dir} for '
               f'{strategy.name}', logger='current')
-    indices, outputs, broken = score_images(
-        model,
-        subset_loader(loader_cfg, dataset, range(num_images), 'mark'),
-        strategy.requires, scorer_cfg, adapter_cfg)
+    indices, outputs, broken = score_indices(
+        model, loader_cfg, dataset, np.arange(num_images), strategy.requires,
+        scorer_cfg=scorer_cfg, adapter_cfg=adapter_cfg)
     for index, message in sorted(broken.items()):
         print_log(f'cannot read {paths[index]}, left out: {message}',
                   logger='current', level=30)
@@ -269,7 +257,8 @@ def main(argv=None):
     outputs.update(
         labeled_outputs(model, cfg, args.labeled_dir, classes, strategy,
                         scorer_cfg, adapter_cfg))
-    chosen, scores = strategy.select(outputs, args.budget, len(indices))
+    chosen, scores, _ = select(strategy, outputs, args.budget, len(indices),
+                               seed)
     selected = indices[chosen]
     if len(selected) < args.budget:
         print_log(f'{strategy.name} picked {len(selected)} images, fewer '

@@ -24,7 +24,8 @@ from mmengine.config import Config, DictAction
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 sys.path.insert(0, ROOT)
 
-from al_plugin.validation import format_table, validate_splits  # noqa: E402
+from al_plugin.validation import (REPORT_FILE, format_table,  # noqa: E402
+                                  validate_splits)
 
 
 def parse_args(argv=None):
@@ -65,7 +66,7 @@ def main(argv=None) -> int:
     except (OSError, ValueError, KeyError) as e:
         raise SystemExit(f'validate_splits: {e}')
     print(format_table(report))
-    print(f'wrote {osp.join(args.work_dir, "validation.json")}')
+    print(f'wrote {osp.join(args.work_dir, REPORT_FILE)}')
     return 0
 
 

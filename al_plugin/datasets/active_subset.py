@@ -16,10 +16,11 @@ import copy
 from typing import Callable, Optional, Sequence
 
 import numpy as np
-from mmengine.dataset import ConcatDataset, pseudo_collate
+from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
 from torch.utils.data import Dataset
 
+from .dataset_tree import leaf_of
 from .pseudo_labels import PseudoLabels
 
 
@@ -41,15 +42,6 @@ def collate_marking_broken(data_batch: Sequence[dict],
     batch = collate_fn(good) if good else {}
     batch[BROKEN] = [d[BROKEN] for d in data_batch if BROKEN in d]
     return batch
-
-
-def leaf_of(dataset, index: int):
-    """The innermost dataset holding global ``index`` of a (nested)
-    ``ConcatDataset``, and the index in it."""
-    while isinstance(dataset, ConcatDataset):
-        which, index = dataset._get_ori_dataset_idx(index)
-        dataset = dataset.datasets[which]
-    return dataset, index
 
 
 class ActiveSubset(Dataset):

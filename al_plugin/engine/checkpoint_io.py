@@ -25,8 +25,8 @@ from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import print_log
 
 from al_plugin.utils import atomic_open
+from al_plugin.work_dir import LAST_CHECKPOINT
 
-LAST_CHECKPOINT = 'last_checkpoint'
 #: Files :func:`find_resume_checkpoint` may fall back to: what
 #: ``CheckpointHook`` (``epoch_<n>.pth`` / ``iter_<n>.pth``) and the
 #: active-learning loop (``cycle_<c>.pth``) write.

@@ -5,17 +5,19 @@ row per pool image) and in ``requires_labeled`` those of
 :data:`LABELED_OUTPUTS` (one row per labeled image of X_L, the same
 output computed for them).
 
-For each batch the scorer makes one :class:`PoolBatch`, which splits it
-into groups of images that share their own padded shape (``img_shape``
-rounded up to the data preprocessor's ``pad_size_divisor``: exactly the
-input an image gets alone in a batch) and runs the backbone and neck once
-per group, on the images cut to that shape. Each group
-(:class:`ImageGroup`) caches what several outputs share (features,
-detections); each output function turns them into one row per image, from
-the feature cells and anchors inside the image's ``img_shape`` only (see
-:class:`~al_plugin.models.OutputAdapter`). So an image's outputs are the
-same whatever images share its batch, in whatever order: those of a batch
-of one. What an output needs from the detector goes through the model's
+For each batch the scorer makes one
+:class:`~al_plugin.engine.pool_batch.PoolBatch`, which splits it into
+groups of images that share their own padded shape (``img_shape`` rounded
+up to the data preprocessor's ``pad_size_divisor``: exactly the input an
+image gets alone in a batch) and runs the backbone and neck once per
+group, on the images cut to that shape. Each group
+(:class:`~al_plugin.engine.pool_batch.ImageGroup`) caches what several
+outputs share (features, detections); each output function turns them
+into one row per image, from the feature cells and anchors inside the
+image's ``img_shape`` only (see :class:`~al_plugin.models.OutputAdapter`).
+So an image's outputs are the same whatever images share its batch, in
+whatever order: those of a batch of one. What an output needs from the
+detector goes through the model's
 :class:`~al_plugin.models.OutputAdapter`, so the same outputs come from
 one-stage and two-stage detectors.
 
@@ -25,165 +27,32 @@ a ``scorer_cfg`` against them (at config load, like strategy options).
 
 The ``flip_*`` outputs need a second pass over the horizontally flipped
 images; nothing else does.
+
+:class:`PoolBatch`, :class:`ImageGroup`, :func:`flip_inputs`,
+:func:`unflip_boxes`, :func:`padded_shape` (:mod:`.pool_batch`) and
+:class:`ScoringProgress` (:mod:`.progress`) are importable from here too.
 """
 import inspect
-import math
-import sys
-import time
-from functools import cached_property
-from typing import (Callable, Dict, List, Optional, Sequence, TextIO,
-                    Tuple)
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
-from mmengine.structures import InstanceData
 from torch import Tensor
 
 from al_plugin.datasets import BROKEN
 from al_plugin.models import OutputAdapter, build_adapter
 from al_plugin.strategies.builder import check_keys
+from .pool_batch import (ImageGroup, PoolBatch, flip_inputs, padded_shape,
+                         unflip_boxes)
+from .progress import ScoringProgress
 
-
-def flip_inputs(inputs: Tensor, samples) -> Tensor:
-    """Flip every image of a padded batch horizontally inside its own
-    ``img_shape`` (the padding stays bottom / right), so detections on the
-    flipped batch use the same image frame.
-
-    Args:
-        inputs (Tensor): ``(N, 3, H, W)``, image i in ``[:h_i, :w_i]``.
-        samples (list[DetDataSample]): With ``img_shape`` ``(h_i, w_i)``.
-
-    Returns:
-        Tensor: ``(N, 3, H, W)``.
-    """
-    flipped = inputs.clone()
-    for i, sample in enumerate(samples):
-        h, w = sample.img_shape[:2]
-        flipped[i, :, :h, :w] = inputs[i, :, :h, :w].flip(-1)
-    return flipped
-
-
-def unflip_boxes(boxes: Tensor, width: float) -> Tensor:
-    """Map ``(n, 4)`` x1, y1, x2, y2 boxes of an image flipped horizontally
-    (of width ``width``) back to the unflipped image."""
-    out = boxes.clone()
-    out[:, 0] = width - boxes[:, 2]
-    out[:, 2] = width - boxes[:, 0]
-    return out
-
-
-def padded_shape(img_shape, divisor: int) -> Tuple[int, int]:
-    """``(H, W)``: ``img_shape`` ``(h, w, ...)`` rounded up to multiples of
-    ``divisor``, the input shape the data preprocessor gives an image that
-    is alone in its batch."""
-    h, w = img_shape[:2]
-    return (int(math.ceil(h / divisor) * divisor),
-            int(math.ceil(w / divisor) * divisor))
-
-
-class ImageGroup:
-    """Images of a batch that share one padded input shape, and the forward
-    results the outputs share, each computed at most once.
-
-    Args:
-        adapter (OutputAdapter): The model's output adapter.
-        positions (list[int]): The images' positions in the pool batch.
-        inputs (Tensor): ``(n, 3, H, W)``, image i in ``[:h_i, :w_i]``,
-            zero padding (the preprocessor's) elsewhere.
-        samples (list[DetDataSample]): Their data samples, whose
-            ``batch_input_shape`` and ``pad_shape`` are ``(H, W)``.
-    """
-
-    def __init__(self, adapter: OutputAdapter, positions: List[int],
-                 inputs: Tensor, samples) -> None:
-        self.adapter = adapter
-        self.positions = positions
-        self.inputs = inputs
-        self.samples = samples
-
-    @cached_property
-    def feats(self) -> Tuple[Tensor]:
-        """Neck features, per level ``(n, C_l, H_l, W_l)``."""
-        return self.adapter.extract_feat(self.inputs)
-
-    @cached_property
-    def detections(self) -> List[InstanceData]:
-        """Final detections in the original image frame."""
-        return self.adapter.detections(self.feats, self.samples, rescale=True)
-
-    @cached_property
-    def flip_detections(self) -> List[InstanceData]:
-        """Detections on the flipped images, mapped back to the original
-        image frame (``ori_shape``)."""
-        flipped = flip_inputs(self.inputs, self.samples)
-        results = self.adapter.detections(
-            self.adapter.extract_feat(flipped), self.samples, rescale=True)
-        for result, sample in zip(results, self.samples):
-            result.bboxes = unflip_boxes(result.bboxes, sample.ori_shape[1])
-        return results
-
-
-class PoolBatch:
-    """One batch of pool images, forwarded as :attr:`groups` of images with
-    the same own padded shape (:func:`padded_shape` of ``img_shape`` and the
-    adapter's ``pad_size_divisor``, at most the batch's), one backbone and
-    neck pass a group.
-
-    Args:
-        adapter (OutputAdapter): The model's output adapter.
-        inputs (Tensor): Preprocessed images ``(N, 3, H, W)``, padded to
-            the batch's largest.
-        samples (list[DetDataSample]): Their data samples (meta info).
-    """
-
-    def __init__(self, adapter: OutputAdapter, inputs: Tensor,
-                 samples) -> None:
-        self.adapter = adapter
-        self.inputs = inputs
-        self.samples = samples
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    @cached_property
-    def groups(self) -> List[ImageGroup]:
-        """The images by own padded shape, in order of first appearance;
-        each group's inputs are cut from the batch to that shape."""
-        divisor = self.adapter.pad_size_divisor
-        height, width = self.inputs.shape[-2:]
-        by_shape: Dict[Tuple[int, int], List[int]] = {}
-        for i, sample in enumerate(self.samples):
-            h, w = padded_shape(sample.img_shape, divisor)
-            by_shape.setdefault((min(h, height), min(w, width)), []).append(i)
-        groups = []
-        for (h, w), positions in by_shape.items():
-            if len(positions) == len(self) and (h, w) == (height, width):
-                inputs = self.inputs
-            else:
-                inputs = self.inputs[positions, :, :h, :w].contiguous()
-            samples = []
-            for i in positions:
-                sample = self.samples[i].new()  # the same data, own meta
-                sample.set_metainfo(
-                    dict(batch_input_shape=(h, w), pad_shape=(h, w)))
-                samples.append(sample)
-            groups.append(ImageGroup(self.adapter, positions, inputs,
-                                     samples))
-        return groups
-
-    def per_image(self, fn: Callable[[ImageGroup], Sequence]) -> list:
-        """``fn`` of every group (one value per image of the group, in the
-        group's order), as one list in batch order: ``N`` values."""
-        out = [None] * len(self)
-        for group in self.groups:
-            values = fn(group)
-            if len(values) != len(group.positions):
-                raise RuntimeError(
-                    f'{len(values)} values for a group of '
-                    f'{len(group.positions)} images')
-            for position, value in zip(group.positions, values):
-                out[position] = value
-        return out
+__all__ = [
+    'ImageGroup', 'LABELED_OUTPUTS', 'OUTPUTS', 'PoolBatch',
+    'ScoringProgress', 'check_output_names', 'check_scorer_cfg',
+    'class_probs', 'compute_outputs', 'features', 'flip_inputs',
+    'instance_uncertainty', 'output_options', 'padded_shape',
+    'score_loader', 'scorer_options', 'unflip_boxes'
+]
 
 
 def _rows(values: Sequence[Tensor]) -> np.ndarray:
@@ -380,7 +249,7 @@ def score_loader(model,
                  names: Sequence[str],
                  scorer_cfg: Optional[dict] = None,
                  adapter_cfg: Optional[dict] = None,
-                 progress: Optional['ScoringProgress'] = None,
+                 progress: Optional[ScoringProgress] = None,
                  progress_scale: int = 1):
     """The named outputs of every readable image of a loader.
 
@@ -429,101 +298,3 @@ def score_loader(model,
                 name: np.concatenate(rows) if rows else np.zeros(0)
                 for name, rows in results.items()
             }, broken)
-
-
-def _clock(seconds: float) -> str:
-    """``h:mm:ss`` of a duration."""
-    seconds = int(round(seconds))
-    return f'{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'
-
-
-class ScoringProgress:
-    """Images scored, rate and ETA of a pool scoring pass.
-
-    On a terminal one line is redrawn in place (at most ten times a
-    second). Anywhere else (a log file, a pipe, a job's output) a whole line
-    goes to ``log`` at most every ``interval`` seconds, so a log holds a few
-    readable lines rather than one carriage return per batch. :meth:`close`
-    ends the line and logs the total time and rate either way.
-
-    mmengine's ``ProgressBar`` shows a rate (in batches) and an ETA, but off
-    a terminal it writes every redraw into the log as ``\\r`` fragments of
-    one endless line.
-
-    Args:
-        total (int): Images to score.
-        desc (str): What is being done, in front of every line.
-            Defaults to ``'scoring'``.
-        log (callable, optional): Takes the lines off a terminal and the
-            closing line, e.g. ``runner.logger.info``. Defaults to None:
-            written to ``file``.
-        interval (float): Seconds between lines off a terminal.
-            Defaults to 30.
-        file (TextIO, optional): The stream of the redrawn line, which
-            also decides whether this is a terminal (``isatty()``).
-            Defaults to None: ``sys.stdout``.
-        bar_width (int): Width of the redrawn bar. Defaults to 30.
-    """
-
-    def __init__(self,
-                 total: int,
-                 desc: str = 'scoring',
-                 log: Optional[Callable[[str], None]] = None,
-                 interval: float = 30.0,
-                 file: Optional[TextIO] = None,
-                 bar_width: int = 30) -> None:
-        self.total = max(int(total), 0)
-        self.desc = desc
-        self.file = sys.stdout if file is None else file
-        self.log = log or self._write_line
-        self.interval = interval
-        self.bar_width = bar_width
-        isatty = getattr(self.file, 'isatty', None)
-        self.tty = bool(isatty and isatty())
-        self.done = 0
-        self._start = time.perf_counter()
-        self._shown = self._start  # when a line was last drawn / logged
-        if self.tty:
-            self._draw()
-
-    def update(self, num: int = 1) -> None:
-        """Count ``num`` more images (capped at ``total``)."""
-        self.done = min(self.done + num, self.total)
-        now = time.perf_counter()
-        if self.tty:
-            if now - self._shown >= 0.1 or self.done == self.total:
-                self._draw()
-                self._shown = now
-        elif now - self._shown >= self.interval and self.done < self.total:
-            self.log(f'{self.desc}: {self.status()}')
-            self._shown = now
-
-    def status(self) -> str:
-        """``n/total images, r img/s, elapsed h:mm:ss, ETA h:mm:ss``."""
-        elapsed = time.perf_counter() - self._start
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        eta = _clock((self.total - self.done) / rate) if rate else '-:--:--'
-        return (f'{self.done}/{self.total} images, {rate:.1f} img/s, '
-                f'elapsed {_clock(elapsed)}, ETA {eta}')
-
-    def close(self) -> None:
-        """End the redrawn line; log the total time and rate."""
-        elapsed = time.perf_counter() - self._start
-        if self.tty:
-            self._draw()
-            self.file.write('\n')
-            self.file.flush()
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        self.log(f'{self.desc}: {self.done} images in {_clock(elapsed)} '
-                 f'({rate:.1f} img/s)')
-
-    def _draw(self) -> None:
-        filled = (self.bar_width * self.done //
-                  self.total if self.total else self.bar_width)
-        bar = '>' * filled + ' ' * (self.bar_width - filled)
-        self.file.write(f'\r{self.desc}: [{bar}] {self.status()}')
-        self.file.flush()
-
-    def _write_line(self, line: str) -> None:
-        self.file.write(line + '\n')
-        self.file.flush()

@@ -20,13 +20,13 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from mmdet.models.detectors import SingleStageDetector, TwoStageDetector
-from mmdet.structures.bbox import bbox2roi
 from mmengine.structures import InstanceData
 from torch import Tensor
 
 from al_plugin.registry import ADAPTERS
-from .dense_heads.miaod_head import (MIAODHead, instance_uncertainty,
-                                     levels_to_instances)
+from .dense_heads import MIAODHead
+from .losses.miaod_losses import instance_uncertainty
+from .utils import levels_to_instances
 
 
 class OutputAdapter:
@@ -240,8 +240,9 @@ class TwoStageAdapter(OutputAdapter):
     def box_class_probs(self, feats, samples):
         roi_head = self.model.roi_head
         proposals = self.proposals(feats, samples)
-        rois = bbox2roi([p.bboxes for p in proposals])
-        cls_score = roi_head._bbox_forward(feats, rois)['cls_score']
+        # the RoI head's public forward: (cls_score, bbox_pred[, masks]) of
+        # the proposals of all images, concatenated in image order
+        cls_score = roi_head.forward(feats, proposals)[0]
         bbox_head = roi_head.bbox_head
         if bbox_head.custom_cls_channels:
             probs = bbox_head.loss_cls.get_activation(cls_score)

@@ -26,6 +26,7 @@ from al_plugin.analysis import (check_pool, find_cycles,  # noqa: E402
                                 load_indices, load_pseudo_label_counts,
                                 split_summary)
 from al_plugin.utils import atomic_write_json  # noqa: E402
+from al_plugin.work_dir import pseudo_labels_file  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -138,7 +139,7 @@ def main(argv=None) -> int:
     if pseudo:
         print(f'cycle {cycle} also trains on pseudo labels of '
               f'{pseudo["num_images"]} pool images ({pseudo["num_boxes"]} '
-              f'boxes, pseudo_labels_{cycle}.json)')
+              f'boxes, {pseudo_labels_file(cycle)})')
     if args.json:
         atomic_write_json(
             args.json,

@@ -4,9 +4,14 @@ from .al_visualization_hook import ALVisualizationHook
 from .checkpoint_compat_hook import (CheckpointCompatHook,
                                      decode_from_weights_only,
                                      encode_for_weights_only)
+from .cycle_checkpoint_hook import CycleCheckpointHook
+from .cycle_early_stopping_hook import CycleEarlyStoppingHook
+from .cycle_hooks import register_cycle_hooks
+from .cycle_results_hook import CycleResultsHook
 
 __all__ = [
     'ActiveLearningStateHook', 'ActiveSelectionHook', 'ALVisualizationHook',
-    'CheckpointCompatHook',
+    'CheckpointCompatHook', 'CycleCheckpointHook', 'CycleEarlyStoppingHook',
+    'CycleResultsHook', 'register_cycle_hooks',
     'encode_for_weights_only', 'decode_from_weights_only'
 ]

@@ -20,8 +20,11 @@ class ActiveLearningStateHook(Hook):
     priority = 'HIGH'
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        loop = runner._train_loop
-        if hasattr(loop, 'state_dict') and not isinstance(loop, dict):
+        # checkpoints are saved while training, when Runner.train has built
+        # the loop: the public property returns it (and builds a loop still
+        # held as a config, as Runner.train would)
+        loop = runner.train_loop
+        if hasattr(loop, 'state_dict'):
             checkpoint[STATE_KEY] = loop.state_dict()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:

@@ -1,25 +1,27 @@
-"""After a cycle: score the unlabeled pool, select, hand it to the splitter."""
+"""After a cycle: score the unlabeled pool, select, hand it to the splitter.
+
+The steps are the public functions of :mod:`al_plugin.engine.selection`,
+which the tools (``tools/query.py``, the exports) call too; this hook
+runs them at the right time on every rank and commits the result.
+"""
 import copy
-import os.path as osp
-from functools import partial
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional
 
 import numpy as np
-from mmengine.dist import all_gather_object, get_dist_info, is_main_process
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.runner.utils import set_random_seed
-from mmengine.registry import FUNCTIONS
-from mmdet.registry import DATASETS, HOOKS
+from mmdet.registry import HOOKS
 
-from al_plugin.datasets import ActiveSubset, collate_marking_broken
-from al_plugin.registry import STRATEGIES
-from al_plugin.strategies import check_strategy_cfg
-from ..scoring import (LABELED_OUTPUTS, ScoringProgress, check_output_names,
-                       check_scorer_cfg, score_loader)
+from ..scoring import check_scorer_cfg
+from ..selection import (build_dataset, build_strategy, missing_images,
+                         pool_loader_cfg, score_indices, score_labeled,
+                         select)
 
 #: message hub key of the last selection, see ActiveSelectionHook
 SELECTION_INFO = 'al_selection'
+
+#: the name this module used to give :func:`selection.pool_loader_cfg`
+pool_loader_cfg_from = pool_loader_cfg
 
 
 @HOOKS.register_module()
@@ -34,7 +36,8 @@ class ActiveSelectionHook(Hook):
        that lists outputs over the labeled images in ``requires_labeled``
        (core-set's ``labeled_features``) gets them the same way from the
        cycle's X_L.
-    3. ``strategy.select`` -> positions; ``splitter.commit(cycle + 1, ...)``
+    3. :func:`~al_plugin.engine.selection.select` (the strategy's
+       ``select``) -> positions; ``splitter.commit(cycle + 1, ...)``
        writes ``X_L_<c+1>.npy``, ``X_U_<c+1>.npy``, ``cycle<c+1>/`` and
        ``selection_<c+1>.json`` (rank 0, atomic), with the strategy's
        ``pseudo_labels`` of the images left out (if any), which the next
@@ -42,6 +45,9 @@ class ActiveSelectionHook(Hook):
 
     The random seed is reset to the experiment's seed before selecting, as in
     the reference; strategies with random picks get ``seed + cycle``.
+
+    A training run whose train loop has no splitter (a plain mmengine loop)
+    stops in ``before_run``, naming the loop.
 
     After committing, the selection is published in the message hub as
     ``runner.message_hub.get_info('al_selection')`` for hooks that run after
@@ -89,25 +95,37 @@ class ActiveSelectionHook(Hook):
                  adapter: Optional[dict] = None,
                  select_after_last: bool = False,
                  progress: bool = True) -> None:
-        check_strategy_cfg(strategy, 'ActiveSelectionHook.strategy')
+        self.strategy = build_strategy(strategy,
+                                       'ActiveSelectionHook.strategy')
         check_scorer_cfg(scorer_cfg, 'ActiveSelectionHook.scorer_cfg')
-        self.strategy = STRATEGIES.build(strategy)
         self.dataloader_cfg = copy.deepcopy(dataloader)
         self.scorer_cfg = scorer_cfg or {}
         self.adapter_cfg = adapter
         self.select_after_last = select_after_last
         self.progress = progress
-        check_output_names(self.strategy.requires,
-                           self.strategy.requires_labeled,
-                           self.strategy.name)
         self._scoring_dataset = None
 
     def before_run(self, runner) -> None:
+        """Publish the strategy's name (``'al_strategy'`` in the message
+        hub); in a training run, check that the train loop has a dataset
+        splitter (:class:`ActiveLearningLoop` or a subclass)."""
         runner.message_hub.update_info('al_strategy', self.strategy.name)
+        # Only a training run has built its loop by now (Runner.train);
+        # reading `runner.train_loop` in a test or val run would build
+        # it. mmengine's LoggerHook tells the two apart the same way.
+        loop = runner._train_loop
+        if loop is None or isinstance(loop, dict):
+            return
+        if getattr(loop, 'splitter', None) is None:
+            raise TypeError(
+                'ActiveSelectionHook selects after each cycle of an '
+                'ActiveLearningLoop (train_cfg.type=\'ActiveLearningLoop\' '
+                'or a subclass) and hands the selection to its splitter; '
+                f'this run\'s train loop is a {type(loop).__name__}, '
+                'which has no splitter')
 
     def after_cycle(self, runner, cycle: int, last: bool = False) -> None:
-        loop = runner.train_loop
-        splitter = loop.splitter
+        splitter = runner.train_loop.splitter
         if last and not self.select_after_last:
             return
         pool = np.asarray(splitter.pool_indices(), dtype=np.int64)
@@ -117,20 +135,18 @@ class ActiveSelectionHook(Hook):
                                'nothing to select')
             return
         set_random_seed(runner.seed)
-        outputs, broken = self.score_pool(runner, pool, cycle)
-        outputs.update(self.score_labeled(runner, cycle))
+        outputs, broken = self._score_pool(runner, pool, cycle)
+        outputs.update(self._score_labeled(runner, cycle))
         if broken:
             pool = self._leave_out_broken(runner, cycle, pool, broken)
             budget = min(budget, len(pool))
-        self.strategy.seed = runner.seed + cycle
-        chosen, scores = self.strategy.select(outputs, budget, len(pool))
+        chosen, scores, pseudo_labels = select(self.strategy, outputs,
+                                               budget, len(pool),
+                                               runner.seed + cycle)
         selected = pool[chosen]
         runner.logger.info(
             f'cycle {cycle}: {self.strategy.name} selected {len(selected)} '
             f'of {len(pool)} pool images')
-        left_out = np.setdiff1d(
-            np.arange(len(pool)), chosen, assume_unique=True)
-        pseudo_labels = self.strategy.pseudo_labels(outputs, left_out)
         if pseudo_labels:
             runner.logger.info(
                 f'cycle {cycle}: pseudo labels for {len(pseudo_labels)} '
@@ -177,104 +193,54 @@ class ActiveSelectionHook(Hook):
         return readable
 
     # -- scoring ------------------------------------------------------------
-    def score_pool(self, runner, pool: np.ndarray, cycle: Optional[int] = None
-                   ) -> Tuple[Dict[str, np.ndarray], Dict[int, str]]:
-        """Compute the strategy's outputs for every readable pool image.
-
-        An image that cannot be read (missing or corrupt file) is left out
-        and reported. A strategy that needs no outputs reads no image: only
-        missing files are found then.
-
-        With ``progress``, rank 0 shows the images scored, the rate and the
-        ETA (counting its own images times the world size: the ranks score
-        equal shares in step).
-
-        Returns:
-            tuple: the outputs, each ``(P, ...)`` where row i belongs to the
-            i-th readable pool index (``np.setdiff1d(pool, broken)``), and
-            ``broken``: global index -> error message.
-        """
+    def _score_pool(self, runner, pool: np.ndarray, cycle: int):
+        """The strategy's outputs (``(P, ...)`` rows of the readable pool
+        images, ``np.setdiff1d(pool, broken)``) and ``broken`` (index ->
+        error). A strategy that needs no outputs reads no image: only
+        missing files are found then."""
         if not self.strategy.requires:
-            return {}, self._missing_images(runner, pool)
-        return self.score_indices(
-            runner, pool, self.strategy.requires,
-            ('' if cycle is None else f'cycle {cycle}: ') + 'pool scoring')
+            return {}, missing_images(runner.train_loop.pool, pool)
+        scored = score_indices(
+            runner.model, *self._scoring_data(runner), pool,
+            self.strategy.requires,
+            **self._score_options(runner, f'cycle {cycle}: pool scoring'))
+        return scored.outputs, scored.broken
 
-    def score_labeled(self, runner, cycle: Optional[int] = None
-                      ) -> Dict[str, np.ndarray]:
-        """The strategy's outputs over the labeled images
-        (``requires_labeled``, see ``scoring.LABELED_OUTPUTS``): the
-        cycle's X_L scored like the pool (same loader settings, model and
-        scoring path, sharded and gathered). A labeled image that cannot
-        be read is left out, with a warning.
-
-        Returns:
-            dict[str, np.ndarray]: name -> ``(L, ...)`` rows, the readable
-            labeled images in global index order; empty when the strategy
-            lists none.
-        """
+    def _score_labeled(self, runner, cycle: int) -> Dict[str, np.ndarray]:
+        """The strategy's ``requires_labeled`` over the cycle's X_L, scored
+        like the pool; ``{}`` when it lists none. A labeled image that
+        cannot be read is left out, with a warning."""
         wanted = self.strategy.requires_labeled
         if not wanted:
             return {}
         labeled = np.asarray(
             runner.train_loop.splitter.labeled_indices(cycle), np.int64)
-        sources = list(dict.fromkeys(LABELED_OUTPUTS[n] for n in wanted))
-        outputs, broken = self.score_indices(
-            runner, labeled, sources,
-            ('' if cycle is None else f'cycle {cycle}: ') +
-            'labeled scoring')
-        if broken:
+        scored = score_labeled(
+            runner.model, *self._scoring_data(runner), labeled, wanted,
+            **self._score_options(runner, f'cycle {cycle}: labeled scoring'))
+        if scored.broken:
             runner.logger.warning(
-                f'{len(broken)} labeled image(s) cannot be read and are '
-                f'left out of {list(wanted)}: {sorted(broken)[:5]}')
-        return {name: outputs[LABELED_OUTPUTS[name]] for name in wanted}
+                f'{len(scored.broken)} labeled image(s) cannot be read and '
+                f'are left out of {list(wanted)}: '
+                f'{sorted(scored.broken)[:5]}')
+        return scored.outputs
 
-    def score_indices(self, runner, indices: np.ndarray,
-                      names: Sequence[str], desc: str
-                      ) -> Tuple[Dict[str, np.ndarray], Dict[int, str]]:
-        """The named outputs (keys of ``scoring.OUTPUTS``) of the images at
-        global ``indices`` of the pool dataset, sharded over the ranks and
-        gathered in index order.
+    def _score_options(self, runner, desc: str) -> dict:
+        return dict(
+            scorer_cfg=self.scorer_cfg,
+            adapter_cfg=self.adapter_cfg,
+            seed=runner.seed,
+            progress=self.progress,
+            desc=desc,
+            log=runner.logger.info)
 
-        Returns:
-            tuple: name -> ``(I, ...)`` rows of the readable images in the
-            order of ``np.setdiff1d(indices, broken)``, and ``broken``:
-            global index -> error message.
-        """
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        loader = runner.build_dataloader(
-            self._loader_cfg(runner, indices), seed=runner.seed)
-        rank, world_size = get_dist_info()
-        bar = None
-        if self.progress and is_main_process():
-            bar = ScoringProgress(
-                len(indices), desc=desc, log=runner.logger.info)
-        was_training = model.training
-        model.eval()
-        local = score_loader(
-            model,
-            loader,
-            names,
-            self.scorer_cfg,
-            self.adapter_cfg,
-            progress=bar,
-            progress_scale=world_size)  # this rank's share, times the ranks
-        model.train(was_training)
-        if bar is not None:
-            bar.close()
-        shards = all_gather_object(local) if world_size > 1 else [local]
-        return _merge_shards(shards, indices)
-
-    def _loader_cfg(self, runner, indices):
+    def _scoring_data(self, runner):
+        """``(loader config, built pool dataset)``, built once; the dataset
+        must list the training pool's images."""
         if self.dataloader_cfg is None:
-            self.dataloader_cfg = pool_loader_cfg_from(runner.cfg)
+            self.dataloader_cfg = pool_loader_cfg(runner.cfg)
         if self._scoring_dataset is None:
-            dataset_cfg = self.dataloader_cfg['dataset']
-            dataset = DATASETS.build(dataset_cfg) if isinstance(
-                dataset_cfg, dict) else dataset_cfg
-            if hasattr(dataset, 'full_init'):
-                dataset.full_init()
+            dataset = build_dataset(self.dataloader_cfg['dataset'])
             pool_size = len(runner.train_loop.pool)
             if len(dataset) != pool_size:
                 raise ValueError(
@@ -283,100 +249,4 @@ class ActiveSelectionHook(Hook):
                     f'{pool_size}: both must list the same images in the '
                     'same order')
             self._scoring_dataset = dataset
-        cfg = copy.deepcopy({
-            k: v
-            for k, v in self.dataloader_cfg.items() if k != 'dataset'
-        })
-        cfg['dataset'] = ActiveSubset(
-            self._scoring_dataset,
-            indices.tolist(),
-            unlabeled=True,
-            on_broken='mark')
-        cfg.setdefault('sampler', dict(type='DefaultSampler', shuffle=False))
-        cfg['collate_fn'] = partial(
-            collate_marking_broken,
-            collate_fn=_collate_fn(
-                cfg.get('collate_fn', dict(type='pseudo_collate'))))
-        return cfg
-
-    @staticmethod
-    def _missing_images(runner, pool: np.ndarray) -> Dict[int, str]:
-        """Pool images whose ``img_path`` does not exist."""
-        dataset = runner.train_loop.pool
-        missing = {}
-        for index in pool.tolist():
-            path = dataset.get_data_info(index).get('img_path')
-            if path is not None and not osp.exists(path):
-                missing[index] = f'FileNotFoundError: {path}'
-        return missing
-
-
-def pool_loader_cfg_from(cfg) -> dict:
-    """The train dataloader's pool with the val pipeline and loader settings.
-
-    Args:
-        cfg (Config): An experiment config with ``train_dataloader`` and
-            ``val_dataloader``.
-
-    Returns:
-        dict: A dataloader config for scoring the pool.
-    """
-    val = cfg.val_dataloader
-    pipeline = val['dataset']['pipeline']
-
-    def with_test_pipeline(dataset: dict) -> dict:
-        dataset = dict(dataset)
-        if 'datasets' in dataset:  # ConcatDataset
-            dataset['datasets'] = [
-                with_test_pipeline(d) for d in dataset['datasets']
-            ]
-        elif 'dataset' in dataset:  # other wrappers
-            dataset['dataset'] = with_test_pipeline(dataset['dataset'])
-        else:
-            dataset['pipeline'] = copy.deepcopy(pipeline)
-        return dataset
-
-    return dict(
-        batch_size=val.get('batch_size', 1),
-        num_workers=val.get('num_workers', 0),
-        persistent_workers=False,
-        sampler=dict(type='DefaultSampler', shuffle=False),
-        dataset=with_test_pipeline(cfg.train_dataloader['dataset']))
-
-
-def _collate_fn(cfg) -> Callable:
-    """The function a dataloader config's ``collate_fn`` names."""
-    if callable(cfg):
-        return cfg
-    cfg = dict(cfg)
-    fn = cfg.pop('type')
-    fn = FUNCTIONS.get(fn) if isinstance(fn, str) else fn
-    return partial(fn, **cfg) if cfg else fn
-
-
-def _merge_shards(shards, pool: np.ndarray
-                  ) -> Tuple[Dict[str, np.ndarray], Dict[int, str]]:
-    """Put the ranks' rows back in pool order, dropping sampler padding;
-    return them (for the readable pool images) and the unreadable ones."""
-    broken = {}
-    for shard in shards:
-        broken.update(shard[2])
-    pool = np.setdiff1d(
-        pool, np.array(list(broken), dtype=np.int64), assume_unique=True)
-    index = np.concatenate([s[0] for s in shards])
-    position = np.searchsorted(pool, index)
-    if np.any(position >= len(pool)) or np.any(
-            pool[np.minimum(position, len(pool) - 1)] != index):
-        raise RuntimeError('scored an image that is not in the pool')
-    merged = {}
-    for name in shards[0][1]:
-        rows = np.concatenate([s[1][name] for s in shards])
-        out = np.empty((len(pool), ) + rows.shape[1:], dtype=rows.dtype)
-        seen = np.zeros(len(pool), dtype=bool)
-        out[position] = rows  # padded duplicates write identical rows
-        seen[position] = True
-        if not seen.all():
-            missing = pool[~seen][:5].tolist()
-            raise RuntimeError(f'pool images were not scored: {missing}...')
-        merged[name] = out
-    return merged, broken
+        return self.dataloader_cfg, self._scoring_dataset

@@ -5,13 +5,9 @@ import copy
 import math
 from typing import List, Optional, Sequence, Set
 
-import cv2
 import mmcv
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.dist import is_main_process
 from mmengine.fileio import get
@@ -19,7 +15,6 @@ from mmengine.hooks import Hook, LoggerHook
 from mmengine.model import is_model_wrapper
 from mmengine.visualization import TensorboardVisBackend
 from mmdet.registry import HOOKS
-from mmdet.visualization import DetLocalVisualizer
 
 from .active_selection_hook import SELECTION_INFO
 
@@ -138,8 +133,7 @@ class ALVisualizationHook(Hook):
         self._log_results(runner)
         selection = runner.message_hub.get_info(SELECTION_INFO)
         if selection is None or selection['cycle'] != cycle or \
-                not is_main_process() or \
-                not getattr(runner.visualizer, '_vis_backends', True):
+                not is_main_process() or not vis_backends(runner.visualizer):
             return  # no selection, not rank 0 or nowhere to log to
         if selection['scores'] is not None:
             self.log_histogram(runner.visualizer, cycle, selection)
@@ -185,7 +179,7 @@ class ALVisualizationHook(Hook):
         pool_scores, selected_scores = scores[finite], scores[finite & chosen]
         if not len(pool_scores):
             return
-        for backend in getattr(visualizer, '_vis_backends', {}).values():
+        for backend in vis_backends(visualizer):
             if isinstance(backend, TensorboardVisBackend):
                 writer = backend.experiment
                 writer.add_histogram('cycle/pool_scores', pool_scores, cycle,
@@ -205,6 +199,8 @@ class ALVisualizationHook(Hook):
 
     # -- the selected images -----------------------------------------------
     def _log_selected(self, runner, cycle: int, selection: dict) -> None:
+        # mmdet's visualization (matplotlib) is imported when first drawn
+        from mmdet.visualization import DetLocalVisualizer
         visualizer = runner.visualizer
         if not isinstance(visualizer, DetLocalVisualizer):
             runner.logger.warning(
@@ -261,7 +257,7 @@ class ALVisualizationHook(Hook):
             model.train(was_training)
 
     def draw_prediction(self,
-                        visualizer: DetLocalVisualizer,
+                        visualizer,
                         image: np.ndarray,
                         prediction,
                         classes: Optional[Sequence[str]] = None,
@@ -288,7 +284,22 @@ class ALVisualizationHook(Hook):
         instances = prediction.pred_instances
         instances = instances[instances.scores > self.score_thr]
         instances.bboxes = instances.bboxes * scale
+        # mmdet 3.3.0 has no public way to draw instances without logging:
+        # `add_datasample` draws with this method, then sends the image to
+        # every vis backend (one file per image); the picture of the selected
+        # images is logged once, as one image
         return visualizer._draw_instances(image, instances, classes, palette)
+
+
+def vis_backends(visualizer) -> list:
+    """The vis backends of an mmengine ``Visualizer`` (none for another
+    object).
+
+    mmengine 0.10.7 has no public way to list them (``get_backend`` needs a
+    name, and a config's names are popped when the visualizer is built), so
+    this reads ``Visualizer._vis_backends``.
+    """
+    return list(getattr(visualizer, '_vis_backends', {}).values())
 
 
 def _read_rgb(path: Optional[str]) -> Optional[np.ndarray]:
@@ -318,6 +329,11 @@ def histogram_image(scores: np.ndarray,
     Returns:
         np.ndarray: ``(height, width, 3)`` uint8, RGB.
     """
+    # matplotlib is imported when a histogram is first drawn
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     dpi = 100
     fig = Figure(figsize=(size[0] / dpi, size[1] / dpi), dpi=dpi)
     canvas = FigureCanvasAgg(fig)
@@ -357,6 +373,8 @@ def tile_images(images: List[np.ndarray],
     Returns:
         np.ndarray: ``(H, W, 3)`` uint8 RGB.
     """
+    import cv2  # drawing text; imported when first drawn
+
     columns = min(columns, len(images))
     rows = math.ceil(len(images) / columns)
     cell_h = max(i.shape[0] for i in images) + caption_height

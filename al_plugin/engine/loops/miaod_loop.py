@@ -4,14 +4,16 @@ from typing import List, Sequence
 
 from mmdet.registry import LOOPS
 
-from .active_learning_loop import ActiveLearningLoop, EpochSpec
+from .active_learning_loop import ActiveLearningLoop
+from .phased_loop import EpochSpec
 
 
 def miaod_phases(rounds: int, epoch_ratio: Sequence[int]) -> List[str]:
     """The phase of every runner epoch of one MI-AOD cycle.
 
     Args:
-        rounds (int): The reference's ``epoch``.
+        rounds (int): Rounds of (min, max, label) after the first label
+            block (the reference's ``epoch``).
         epoch_ratio (Sequence[int]): ``[label epochs, min/max epochs]``.
 
     Returns:
@@ -48,7 +50,9 @@ class MIAODTrainLoop(ActiveLearningLoop):
 
     Args:
         epoch (int): Rounds of (min, max, label) after the first label
-            block. The reference's ``epoch``. Defaults to 2.
+            block; named ``epoch`` as in the reference's config, kept as
+            the attribute ``rounds`` (a runner epoch is one entry of the
+            plan). Defaults to 2.
         epoch_ratio (Sequence[int]): ``[label epochs, min/max epochs]`` per
             block. Defaults to ``[3, 1]``.
         X_U_repeat (int): Passes over X_U in one epoch. Defaults to 2.
@@ -72,31 +76,32 @@ class MIAODTrainLoop(ActiveLearningLoop):
         self.epoch_ratio = tuple(epoch_ratio)
         self.X_U_repeat = X_U_repeat
         if lr_decay_epochs is None:
-            lr_decay_epochs = (self._num_epochs() - 1, )
+            lr_decay_epochs = (self.num_plan_epochs() - 1, )
         super().__init__(
             runner,
             dataloader,
             splitter,
             cycles,
-            epochs=self._num_epochs(),
+            epochs=self.num_plan_epochs(),
             X_L_repeat=X_L_repeat,
             lr_decay_epochs=lr_decay_epochs,
             **kwargs)
         self.unlabeled_loader = None
 
-    def _num_epochs(self) -> int:
+    def num_plan_epochs(self) -> int:
+        """Runner epochs of one cycle."""
         return len(miaod_phases(self.rounds, self.epoch_ratio))
 
     def build_plan(self) -> List[EpochSpec]:
         phases = miaod_phases(self.rounds, self.epoch_ratio)
         return [
-            EpochSpec(phase, self._lr_factor(i))
+            EpochSpec(phase, self.lr_factor(i))
             for i, phase in enumerate(phases)
         ]
 
     def build_cycle_loaders(self) -> None:
         super().build_cycle_loaders()
-        self.unlabeled_loader = self._build_subset_loader(
+        self.unlabeled_loader = self.build_subset_loader(
             self.splitter.unlabeled_indices(), self.X_U_repeat,
             unlabeled=True)
 
@@ -122,6 +127,8 @@ class MIAODTrainLoop(ActiveLearningLoop):
         self._run_dual_epoch('max')
 
     def _run_dual_epoch(self, step: str) -> None:
+        """Each labeled batch paired with the next unlabeled one, whose
+        step (``'min'`` / ``'max'``) the model takes."""
         self.model.set_unlabeled_step(step)
         self._set_sampler_epoch(self.labeled_loader)
         self._set_sampler_epoch(self.unlabeled_loader)

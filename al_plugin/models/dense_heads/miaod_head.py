@@ -6,176 +6,63 @@ Detection <https://arxiv.org/abs/2104.02324>`_): ``f_1``, ``f_2`` are the two
 adversarial instance classifiers, ``f_r`` the box regressor and ``f_mil`` the
 MIL classifier; ``p1 = sigmoid(f_1)``, ``p2 = sigmoid(f_2)``.
 
-The MI-AOD math is written as pure functions of flattened scores
-(``(N, num_anchors, C)``, anchors in mmdet's prior order) so that it can be
-tested without a model.
+The MI-AOD math is pure functions of flattened scores
+(``(N, num_anchors, C)``, anchors in mmdet's prior order), in
+:mod:`al_plugin.models.losses.miaod_losses`.
+
+Four towers of ``stacked_convs`` 3x3 convs, each ending in a 3x3 conv:
+
+- ``f_1`` (``f_1_convs``, ``f_1_cls``) and ``f_2`` (``f_2_convs``,
+  ``f_2_cls``): the adversarial instance classifiers, sigmoid, A * C
+  logits, prior-prob 0.01 bias;
+- ``f_r`` (``f_r_convs``, ``f_r_reg``): A * 4 box deltas;
+- ``f_mil`` (``f_mil_convs``, ``f_mil_cls``): A * C MIL logits.
+
+Initialisation (the reference's; ``MIAOD_SPEC.md``, "Network"):
+
+- the ``f_1``, ``f_2`` and ``f_r`` towers: N(0, 0.01) weights, bias 0;
+- the ``f_mil`` tower: ConvModule's default (Kaiming normal, fan_out,
+  ReLU gain, bias 0), which the reference never re-initialises;
+- ``f_1_cls``, ``f_2_cls`` and ``f_mil_cls``: N(0, 0.01) weights and the
+  prior-prob 0.01 bias ``-log((1 - 0.01) / 0.01)``: every sigmoid starts
+  at 0.01 (a bias shared by all classes leaves ``softmax_c(f_mil)``
+  uniform; it matters to the single-class sigmoid ``f_mil``);
+- ``f_r_reg``: N(0, 0.01), bias 0.
+
+``init_cfg`` holds everything but the ``f_mil`` tower, an mmengine
+``ModuleList`` whose ConvModules re-run their own initialisation after
+the head's ``init_cfg`` (children's initialisation comes last in
+mmengine).
 """
 from typing import Iterator, List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule
 from mmdet.models.dense_heads import RetinaHead
-from mmdet.models.utils import images_to_levels, multi_apply
+from mmdet.models.utils import multi_apply
 from mmdet.registry import MODELS
 from mmdet.structures import SampleList
-from mmdet.structures.bbox import cat_boxes
 from mmdet.utils import InstanceList, OptInstanceList, OptMultiConfig
-from mmengine.model import ModuleList
 from torch import Tensor
 
-# The clamp of the MIL image class scores, so that their BCE stays finite.
-MIL_SCORE_EPS = 1e-5
+from ..losses.miaod_losses import (gt_image_labels, instance_uncertainty,
+                                   mil_image_scores, mil_level_scores,
+                                   pseudo_image_labels, pseudo_label_mil_loss,
+                                   wave_discrepancy)
+from ..utils import (anchor_head_targets, build_conv_tower,
+                     check_unlabeled_step, levels_to_probs)
 
-
-def levels_to_instances(scores: Sequence[Tensor],
-                        channels: int) -> List[Tensor]:
-    """Flatten multi-level head outputs to one row per anchor.
-
-    Args:
-        scores (Sequence[Tensor]): Per level, ``(N, A * channels, H, W)``.
-        channels (int): Outputs per anchor (C for the classifiers).
-
-    Returns:
-        list[Tensor]: Per level, ``(N, H * W * A, channels)``, the anchor
-        order of mmdet's prior generator.
-    """
-    return [
-        score.permute(0, 2, 3, 1).reshape(score.size(0), -1, channels)
-        for score in scores
-    ]
-
-
-def mil_instance_scores(cls_logits: Tensor, cls_logits_2: Tensor,
-                        mil_logits: Tensor) -> Tensor:
-    """MIL instance scores ``y_cls`` of one level.
-
-    ``y_cls[i, c] = softmax_c(f_mil[i])[c] *
-    softmax_i(max_c sigmoid((f_1[i, c] + f_2[i, c]) / 2))``, the softmax over
-    the anchors i of the level. The second factor (how object-like an anchor
-    is, from the instance classifiers) is detached: the MIL loss trains
-    ``f_mil``, never ``f_1``/``f_2``.
-
-    With a single class (C = 1) a softmax over the classes is always 1 and the
-    MIL loss could not learn anything, so ``f_mil`` is a sigmoid classifier
-    there: ``y_cls[i, 0] = sigmoid(f_mil[i, 0]) * softmax_i(...)``.
-
-    Args:
-        cls_logits (Tensor): ``f_1`` logits, ``(N, K, C)``.
-        cls_logits_2 (Tensor): ``f_2`` logits, ``(N, K, C)``.
-        mil_logits (Tensor): ``f_mil`` logits, ``(N, K, C)``.
-
-    Returns:
-        Tensor: ``y_cls``, ``(N, K, C)``; each image's scores of a level sum
-        to at most 1 over anchors and classes.
-    """
-    objectness = ((cls_logits + cls_logits_2) / 2).sigmoid().amax(dim=-1)
-    anchor_weights = objectness.softmax(dim=-1).detach()
-    if mil_logits.size(-1) == 1:
-        class_weights = mil_logits.sigmoid()
-    else:
-        class_weights = mil_logits.softmax(dim=-1)
-    return class_weights * anchor_weights.unsqueeze(-1)
-
-
-def mil_image_scores(instance_scores: Sequence[Tensor],
-                     eps: float = MIL_SCORE_EPS) -> Tensor:
-    """Image class scores ``S``: the max over levels of the sum over anchors
-    of ``y_cls``, clamped to ``[eps, 1 - eps]``.
-
-    Args:
-        instance_scores (Sequence[Tensor]): ``y_cls`` per level,
-            ``(N, K_l, C)`` (see :func:`mil_instance_scores`).
-        eps (float): Clamp margin. Defaults to 1e-5.
-
-    Returns:
-        Tensor: ``(N, C)``.
-    """
-    level_scores = torch.stack([y.sum(dim=1) for y in instance_scores])
-    return level_scores.amax(dim=0).clamp(eps, 1 - eps)
-
-
-def pseudo_image_labels(probs: Tensor,
-                        probs_2: Tensor,
-                        thr: float = 0.5) -> Tensor:
-    """Multi-hot pseudo labels of unlabeled images: class c is present if
-    ``(p1 + p2) / 2`` reaches ``thr`` on any anchor of any level.
-
-    Args:
-        probs (Tensor): ``p1`` of all levels, ``(N, K, C)``.
-        probs_2 (Tensor): ``p2`` of all levels, ``(N, K, C)``.
-        thr (float): Score threshold. Defaults to 0.5.
-
-    Returns:
-        Tensor: ``(N, C)``, 0. or 1., no gradient.
-    """
-    mean_probs = ((probs + probs_2) / 2).detach()
-    return (mean_probs.amax(dim=1) >= thr).to(probs.dtype)
-
-
-def pseudo_label_mil_loss(image_scores: Tensor,
-                          pseudo_labels: Tensor) -> Tensor:
-    """BCE of the image class scores against pseudo labels; zero for the
-    whole batch when any image has no pseudo-positive class.
-
-    The zero is ``image_scores.sum() * 0``: it keeps the graph, so backward
-    and DDP's gradient reduction see the same parameters in every case.
-
-    Args:
-        image_scores (Tensor): ``S``, ``(N, C)``, in (0, 1).
-        pseudo_labels (Tensor): ``(N, C)``, 0. or 1.
-
-    Returns:
-        Tensor: A scalar.
-    """
-    if not bool(pseudo_labels.any(dim=1).all()):
-        return image_scores.sum() * 0
-    return F.binary_cross_entropy(image_scores, pseudo_labels)
-
-
-def wave_discrepancy(probs: Tensor,
-                     probs_2: Tensor,
-                     weights: Tensor,
-                     maximize: bool = False) -> Tensor:
-    """MIL-weighted prediction discrepancy of the instance classifiers.
-
-    ``sum over images and anchors of mean_c(w * |p1 - p2|)``, or with
-    ``maximize``, of ``mean_c(w * (1 - |p1 - p2|))`` (minimising it maximises
-    the discrepancy). Multiplied by lambda these are ``l_wave_dis`` and
-    ``l_wave_dis_minus``.
-
-    Args:
-        probs (Tensor): ``p1`` of all levels, ``(N, K, C)``.
-        probs_2 (Tensor): ``p2`` of all levels, ``(N, K, C)``.
-        weights (Tensor): ``w``, the detached ``y_cls`` of all levels,
-            ``(N, K, C)``.
-        maximize (bool): Use ``1 - |p1 - p2|``. Defaults to False.
-
-    Returns:
-        Tensor: A scalar.
-    """
-    discrepancy = (probs - probs_2).abs()
-    if maximize:
-        discrepancy = 1 - discrepancy
-    return (weights * discrepancy).mean(dim=-1).sum()
-
-
-def instance_uncertainty(probs: Tensor, probs_2: Tensor, k: int) -> Tensor:
-    """Image uncertainty: the mean of the top-k anchor discrepancies
-    ``mean_c((p1 - p2) ** 2)`` (of all anchors when there are fewer).
-
-    Args:
-        probs (Tensor): ``p1`` of all levels, ``(N, K, C)``.
-        probs_2 (Tensor): ``p2`` of all levels, ``(N, K, C)``.
-        k (int): Anchors averaged per image.
-
-    Returns:
-        Tensor: ``(N, )``.
-    """
-    discrepancy = (probs - probs_2).pow(2).mean(dim=-1)
-    k = min(k, discrepancy.size(1))
-    return discrepancy.topk(k, dim=1).values.mean(dim=1)
+#: N(0, 0.01) convs; ``f_1_cls``, ``f_2_cls`` and ``f_mil_cls`` with the
+#: prior-prob 0.01 bias (see the module's docstring).
+DEFAULT_INIT_CFG = dict(
+    type='Normal',
+    layer='Conv2d',
+    std=0.01,
+    override=[
+        dict(type='Normal', name=name, std=0.01, bias_prob=0.01)
+        for name in ('f_1_cls', 'f_2_cls', 'f_mil_cls')
+    ])
 
 
 @MODELS.register_module()
@@ -183,29 +70,8 @@ class MIAODHead(RetinaHead):
     """The MI-AOD head: RetinaHead with two adversarial classifiers and a MIL
     classifier.
 
-    Four towers of ``stacked_convs`` 3x3 convs, each ending in a 3x3 conv:
-
-    - ``f_1`` (``f_1_convs``, ``f_1_cls``) and ``f_2`` (``f_2_convs``,
-      ``f_2_cls``): the adversarial instance classifiers, sigmoid, A * C
-      logits, prior-prob 0.01 bias;
-    - ``f_r`` (``f_r_convs``, ``f_r_reg``): A * 4 box deltas;
-    - ``f_mil`` (``f_mil_convs``, ``f_mil_cls``): A * C MIL logits.
-
-    Initialisation (the reference's; ``MIAOD_SPEC.md``, "Network"):
-
-    - the ``f_1``, ``f_2`` and ``f_r`` towers: N(0, 0.01) weights, bias 0;
-    - the ``f_mil`` tower: ConvModule's default (Kaiming normal, fan_out,
-      ReLU gain, bias 0), which the reference never re-initialises;
-    - ``f_1_cls``, ``f_2_cls`` and ``f_mil_cls``: N(0, 0.01) weights and the
-      prior-prob 0.01 bias ``-log((1 - 0.01) / 0.01)``: every sigmoid starts
-      at 0.01 (a bias shared by all classes leaves ``softmax_c(f_mil)``
-      uniform; it matters to the single-class sigmoid ``f_mil``);
-    - ``f_r_reg``: N(0, 0.01), bias 0.
-
-    ``init_cfg`` holds everything but the ``f_mil`` tower, an mmengine
-    ``ModuleList`` whose ConvModules re-run their own initialisation after
-    the head's ``init_cfg`` (children's initialisation comes last in
-    mmengine).
+    The towers and their initialisation are described in the module's
+    docstring.
 
     Detection (:meth:`predict`) uses ``f_1`` and ``f_r`` as RetinaNet uses its
     classifier and regressor. Labeled images train every branch
@@ -240,37 +106,21 @@ class MIAODHead(RetinaHead):
         f_1='f_1_cls', f_2='f_2_cls', f_r='f_r_reg', f_mil='f_mil_cls')
     # the branches the max step trains and the min step freezes
     ADVERSARIAL_BRANCHES = ('f_1', 'f_2')
-    UNLABELED_STEPS = ('min', 'max')
 
     def __init__(self,
                  num_classes: int,
                  in_channels: int,
-                 init_cfg: OptMultiConfig = dict(
-                     type='Normal',
-                     layer='Conv2d',
-                     std=0.01,
-                     override=[
-                         dict(
-                             type='Normal',
-                             name='f_1_cls',
-                             std=0.01,
-                             bias_prob=0.01),
-                         dict(
-                             type='Normal',
-                             name='f_2_cls',
-                             std=0.01,
-                             bias_prob=0.01),
-                         dict(
-                             type='Normal',
-                             name='f_mil_cls',
-                             std=0.01,
-                             bias_prob=0.01)
-                     ]),
+                 init_cfg: OptMultiConfig = DEFAULT_INIT_CFG,
                  **kwargs) -> None:
         super().__init__(num_classes, in_channels, init_cfg=init_cfg, **kwargs)
         if not self.use_sigmoid_cls:
             raise ValueError('MIAODHead needs sigmoid instance classifiers: '
                              'set `use_sigmoid=True` in `loss_cls`')
+
+    def probs(self, scores: List[Tensor]) -> Tensor:
+        """Sigmoid scores of all levels, ``(N, K, C)``, from per-level
+        ``(N, A * C, H, W)`` logits."""
+        return levels_to_probs(scores, self.cls_out_channels)
 
     @property
     def param_lambda(self) -> float:
@@ -281,37 +131,17 @@ class MIAODHead(RetinaHead):
         """Initialize layers of the head."""
         cls_channels = self.num_base_priors * self.cls_out_channels
         reg_channels = self.num_base_priors * self.bbox_coder.encode_size
-        self.f_1_convs, self.f_1_cls = self._build_tower(cls_channels)
-        self.f_2_convs, self.f_2_cls = self._build_tower(cls_channels)
-        self.f_r_convs, self.f_r_reg = self._build_tower(reg_channels)
-        self.f_mil_convs, self.f_mil_cls = self._build_tower(
-            cls_channels, own_init=True)
-
-    def _build_tower(
-            self,
-            out_channels: int,
-            own_init: bool = False) -> Tuple[nn.ModuleList, nn.Conv2d]:
-        """``stacked_convs`` 3x3 ConvModules (ReLU) and a final 3x3 conv.
-
-        With ``own_init`` the convs are held by an mmengine ``ModuleList``,
-        whose ``init_weights`` runs each ConvModule's own initialisation
-        after the head's ``init_cfg``; otherwise by a plain
-        ``nn.ModuleList``, left to the head's ``init_cfg``.
-        """
-        convs = ModuleList() if own_init else nn.ModuleList()
-        in_channels = self.in_channels
-        for _ in range(self.stacked_convs):
-            convs.append(
-                ConvModule(
-                    in_channels,
-                    self.feat_channels,
-                    3,
-                    stride=1,
-                    padding=1,
-                    conv_cfg=self.conv_cfg,
-                    norm_cfg=self.norm_cfg))
-            in_channels = self.feat_channels
-        return convs, nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        tower = dict(
+            in_channels=self.in_channels,
+            feat_channels=self.feat_channels,
+            stacked_convs=self.stacked_convs,
+            conv_cfg=self.conv_cfg,
+            norm_cfg=self.norm_cfg)
+        self.f_1_convs, self.f_1_cls = build_conv_tower(cls_channels, **tower)
+        self.f_2_convs, self.f_2_cls = build_conv_tower(cls_channels, **tower)
+        self.f_r_convs, self.f_r_reg = build_conv_tower(reg_channels, **tower)
+        self.f_mil_convs, self.f_mil_cls = build_conv_tower(
+            cls_channels, own_init=True, **tower)
 
     def _branch_names(self, branch: str) -> Tuple[str, str]:
         """The names of the tower and of the final conv of ``branch``."""
@@ -370,24 +200,6 @@ class MIAODHead(RetinaHead):
             for name in self._branch_names(branch):
                 yield from getattr(self, name).named_parameters(prefix=name)
 
-    def _instances(self, scores: Sequence[Tensor]) -> List[Tensor]:
-        """Per level ``(N, A * C, H, W)`` -> ``(N, H * W * A, C)``."""
-        return levels_to_instances(scores, self.cls_out_channels)
-
-    def _mil_instance_scores(self, cls_scores: List[Tensor],
-                             cls_scores_2: List[Tensor],
-                             mil_scores: List[Tensor]) -> List[Tensor]:
-        """``y_cls`` per level, ``(N, K_l, C)``; inputs as from forward."""
-        return [
-            mil_instance_scores(*level) for level in zip(
-                self._instances(cls_scores), self._instances(cls_scores_2),
-                self._instances(mil_scores))
-        ]
-
-    def _probs(self, scores: List[Tensor]) -> Tensor:
-        """Sigmoid scores of all levels, ``(N, K, C)``."""
-        return torch.cat(self._instances(scores), dim=1).sigmoid()
-
     def loss_by_feat(
             self,
             cls_scores: List[Tensor],
@@ -425,24 +237,10 @@ class MIAODHead(RetinaHead):
             dict[str, Tensor or list[Tensor]]: ``loss_cls`` and ``loss_bbox``
             per level, ``loss_imgcls``.
         """
-        featmap_sizes = [featmap.size()[-2:] for featmap in cls_scores]
-        assert len(featmap_sizes) == self.prior_generator.num_levels
-        device = cls_scores[0].device
-        anchor_list, valid_flag_list = self.get_anchors(
-            featmap_sizes, batch_img_metas, device=device)
-        (labels_list, label_weights_list, bbox_targets_list, bbox_weights_list,
-         avg_factor) = self.get_targets(
-             anchor_list,
-             valid_flag_list,
-             batch_gt_instances,
-             batch_img_metas,
-             batch_gt_instances_ignore=batch_gt_instances_ignore)
-        num_level_anchors = [anchors.size(0) for anchors in anchor_list[0]]
-        all_anchor_list = images_to_levels(
-            [cat_boxes(anchors) for anchors in anchor_list], num_level_anchors)
-        targets = (all_anchor_list, labels_list, label_weights_list,
-                   bbox_targets_list, bbox_weights_list)
-
+        targets, avg_factor = anchor_head_targets(self, cls_scores,
+                                                  batch_gt_instances,
+                                                  batch_img_metas,
+                                                  batch_gt_instances_ignore)
         losses_cls, losses_bbox = multi_apply(
             self.loss_by_feat_single,
             cls_scores,
@@ -460,11 +258,12 @@ class MIAODHead(RetinaHead):
                       for l_1, l_2 in zip(losses_cls, losses_cls_2)]
 
         image_scores = mil_image_scores(
-            self._mil_instance_scores(cls_scores, cls_scores_2, mil_scores))
-        gt_classes = image_scores.new_zeros(image_scores.shape)
-        for gt_class, gt_instances in zip(gt_classes, batch_gt_instances):
-            gt_class[gt_instances.labels] = 1
-        loss_imgcls = F.binary_cross_entropy(image_scores, gt_classes)
+            mil_level_scores(cls_scores, cls_scores_2, mil_scores,
+                             self.cls_out_channels))
+        loss_imgcls = F.binary_cross_entropy(
+            image_scores,
+            gt_image_labels([gt.labels for gt in batch_gt_instances],
+                            image_scores))
         return dict(
             loss_cls=losses_cls,
             loss_bbox=losses_bbox,
@@ -498,16 +297,14 @@ class MIAODHead(RetinaHead):
         Returns:
             dict[str, Tensor]: Scalar losses.
         """
-        if step not in self.UNLABELED_STEPS:
-            raise ValueError(f'step must be one of {self.UNLABELED_STEPS}, '
-                             f'got {step!r}')
+        check_unlabeled_step(step)
         cls_scores, cls_scores_2, mil_scores = self.forward_branches(
             x, ('f_1', 'f_2', 'f_mil'))
-        instance_scores = self._mil_instance_scores(cls_scores, cls_scores_2,
-                                                    mil_scores)
+        instance_scores = mil_level_scores(cls_scores, cls_scores_2,
+                                           mil_scores, self.cls_out_channels)
         weights = torch.cat(instance_scores, dim=1).detach()
-        probs = self._probs(cls_scores)
-        probs_2 = self._probs(cls_scores_2)
+        probs = self.probs(cls_scores)
+        probs_2 = self.probs(cls_scores_2)
         if step == 'max':
             return dict(
                 loss_wave_dis_minus=self.param_lambda *
@@ -566,4 +363,4 @@ class MIAODHead(RetinaHead):
         """
         cls_scores, cls_scores_2 = self.forward_branches(x, ('f_1', 'f_2'))
         return instance_uncertainty(
-            self._probs(cls_scores), self._probs(cls_scores_2), k)
+            self.probs(cls_scores), self.probs(cls_scores_2), k)

@@ -9,6 +9,8 @@ from mmdet.structures import DetDataSample, SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from torch import Tensor, nn
 
+from ..utils import check_unlabeled_step
+
 
 def is_unlabeled(data_sample: DetDataSample) -> bool:
     """Whether a sample is unlabeled: its metainfo ``unlabeled`` (set by the
@@ -32,8 +34,6 @@ class MIAOD(SingleStageDetector):
     :meth:`set_unlabeled_step` and freezes or trains
     :meth:`adversarial_parameters` per phase.
     """
-
-    UNLABELED_STEPS = ('min', 'max')
 
     def __init__(self,
                  backbone: ConfigType,
@@ -60,10 +60,7 @@ class MIAOD(SingleStageDetector):
             step (str): ``'min'`` (minimise the instance uncertainty, plus
                 the MIL loss) or ``'max'`` (maximise it).
         """
-        if step not in self.UNLABELED_STEPS:
-            raise ValueError(f'step must be one of {self.UNLABELED_STEPS}, '
-                             f'got {step!r}')
-        self.unlabeled_step = step
+        self.unlabeled_step = check_unlabeled_step(step)
 
     def loss(self, batch_inputs: Tensor,
              batch_data_samples: SampleList) -> dict:
