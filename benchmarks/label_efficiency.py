@@ -57,7 +57,8 @@ Runs go to ``--work-dir`` (default
 ``<strategy>/seed<S>`` with ``compare.json``, the branched comparisons in
 ``branch_cycle<C>/`` and ``branch_cycle<C>_miaod/``, the validation runs in
 ``validate/<strategy>/``. Writes ``benchmarks/results/label_efficiency.json``
-(``label_efficiency_redundant.json`` for the redundant pool) and its plots:
+(``label_efficiency_redundant.json`` for the redundant pool), the same as
+markdown tables (``.md``, for RESULTS.md) and its plots:
 the curves (``.png``, ``.svg``), the gain over random (``_gain``) and the
 curves against labeled boxes (``_boxes``).
 
@@ -87,7 +88,7 @@ sys.path.append(osp.join(ROOT, 'tools'))
 
 from al_plugin.curves import (curves, fraction_to_reach,  # noqa: E402
                               metric_value, paired_differences)
-from al_plugin.utils import atomic_write_json  # noqa: E402
+from al_plugin.utils import atomic_open, atomic_write_json  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
 
 #: pool -> VOCdevkit root given to the configs (None: the configs' own)
@@ -632,6 +633,90 @@ def summary(args, steps: Sequence[Step]) -> dict:
     return result
 
 
+def _map(mean_std, n=None) -> str:
+    """``0.367 ± 0.011`` (with ``(n)`` when ``n`` is given)."""
+    if mean_std is None or mean_std[0] is None:
+        return '-'
+    text = f'{mean_std[0]:.3f} ± {mean_std[1]:.3f}'
+    return text if n is None else f'{text} ({n})'
+
+
+def _points(mean, std, n=None) -> str:
+    """A difference in mAP points: ``+1.2 ± 0.4`` (``(n)`` seeds)."""
+    if mean is None:
+        return '-'
+    text = f'{100 * mean:+.1f} ± {100 * std:.1f}'
+    return text if n is None else f'{text} ({n})'
+
+
+def markdown(result: dict) -> str:
+    """The summary as markdown tables, for RESULTS.md: the curves (mean ±
+    std over seeds, the seeds in parentheses), the gain over random paired
+    by seed (mAP points), labeled boxes, the label fraction that reaches
+    random's final mAP, the branched comparison and the validation runs;
+    a table whose entry is empty is left out."""
+    curves_ = result['map_per_cycle']
+    lines = [f'{result["pool"]} pool, {result["metric"]}, seeds '
+             f'{result["seeds"]}, {result["date"]}', '']
+    if not curves_:
+        return '\n'.join(lines + ['(no finished cycle yet)', ''])
+    names = list(curves_)
+    fractions = result['labeled_fraction_per_cycle'][names[0]]
+    header = ['strategy'] + [f'{100 * f:.1f} %' for f in fractions]
+
+    def table(head, rows):
+        out = ['| ' + ' | '.join(head) + ' |',
+               '|---' + '|---:' * (len(head) - 1) + '|']
+        return out + ['| ' + ' | '.join(map(str, r)) + ' |' for r in rows]
+
+    lines += ['mAP per cycle (labeled fraction of the pool), mean ± std '
+              '(seeds):', '']
+    lines += table(header, [
+        [name] + [_map(p, n) for p, n in zip(
+            curves_[name], result['seeds_per_cycle'][name])]
+        for name in names]) + ['']
+    gains = result['gain_over_random']
+    if gains:
+        lines += ['Gain over random, paired by seed, mAP points:', '']
+        lines += table(header, [[name] + [_points(*g) for g in gains[name]]
+                                for name in gains]) + ['']
+    boxes = result['boxes_per_cycle']
+    if any(v is not None for b in boxes.values() for v in b):
+        lines += ['Labeled boxes (mean over seeds):', '']
+        lines += table(header, [
+            [name] + ['-' if v is None else f'{v:.0f}' for v in boxes[name]]
+            for name in names]) + ['']
+    match = result['label_fraction_to_match_random']
+    if match:
+        reached = ', '.join(
+            f'{name} ' + ('never' if f is None else f'{100 * f:.1f} %')
+            for name, f in match.items())
+        lines += [f'Labeled fraction at which each curve reaches random\'s '
+                  f'final mAP ({result["random_final_map"]:.3f}): {reached}',
+                  '']
+    paired = result['paired_selection_gain']
+    if paired:
+        lines += ['Branched comparison (each picks once from the same '
+                  'model; cycle-2 mAP minus the baseline\'s, paired by '
+                  'seed):', '']
+        lines += table(['strategy', 'model', 'baseline', 'seeds', 'mAP',
+                        'baseline mAP', 'gain (points)'], [
+            [name, g['model'], g['baseline'], g['n'],
+             '-' if g['map'] is None else f'{g["map"]:.3f}',
+             '-' if g['baseline_map'] is None else
+             f'{g["baseline_map"]:.3f}', _points(g['mean'], g['std'])]
+            for name, g in paired.items()]) + ['']
+    validation = result['validation_map']
+    if validation:
+        lines += ['Validation runs (a plain RetinaNet retrained on each '
+                  'final labeled set):', '']
+        lines += table(['strategy', 'trainings', 'mAP', 'labeled boxes'], [
+            [name, v['n'], _map([v['mean'], v['std']]),
+             ', '.join(str(r['num_boxes']) for r in v['runs'])]
+            for name, v in validation.items()]) + ['']
+    return '\n'.join(lines)
+
+
 def output_name(pool: str) -> str:
     return 'label_efficiency' + ('' if pool == 'digits' else f'_{pool}')
 
@@ -671,6 +756,9 @@ def main(argv=None) -> None:
     result = summary(args, steps)
     path = osp.join(args.out, output_name(args.pool) + '.json')
     atomic_write_json(path, result)
+    with atomic_open(osp.join(args.out, output_name(args.pool) + '.md'),
+                     'w') as f:
+        f.write(markdown(result))
     plot(args, read_rows(osp.join(args.work_dir, 'compare.json'),
                          args.seeds))
     print(json.dumps({k: v for k, v in result.items() if k != 'runs'},

@@ -256,6 +256,17 @@ def test_summary_of_finished_parts(tmp_path):
     assert result['pretrained'] is True
     assert result['pool'] == 'digits'
 
+    # the same numbers as markdown tables, for RESULTS.md
+    text = le.markdown(result)
+    assert '| strategy | 12.5 % | 15.0 % |' in text
+    assert '| entropy | 0.310 ± 0.010 (2) | 0.435 ± 0.005 (2) |' in text
+    assert '| entropy | +0.0 ± 0.0 (2) | +2.5 ± 0.5 (2) |' in text  # gain
+    assert '| entropy | 1505 | 2020 |' in text  # boxes
+    assert '| coreset | random | random | 1 | 0.480 | 0.450 | +3.0 ± 0.0 |' \
+        in text
+    assert '| miaod | miaod | miaod_random | 1 | 0.360 | 0.300 |' in text
+    assert '| random | 3 | 0.420 ± 0.016 | 2000 |' in text
+
 
 def test_summary_with_nothing_finished(tmp_path):
     args = le.parse_args(['--work-dir', str(tmp_path / 'none'), '--out',
@@ -266,6 +277,7 @@ def test_summary_with_nothing_finished(tmp_path):
     assert result['validation_map'] == {}
     assert result['label_fraction_to_match_random'] == {}
     assert result['random_final_map'] is None
+    assert '(no finished cycle yet)' in le.markdown(result)
 
 
 def test_validation_jobs_retrain_the_final_labeled_sets(tmp_path):
@@ -304,6 +316,9 @@ def test_summary_stage_writes_the_json_and_plots(tmp_path):
     result = json.loads((out / 'label_efficiency_redundant.json').read_text())
     assert result['map_per_cycle']['mining'][1] == [0.38, 0.0]
     assert result['seeds'] == [0]
+    text = (out / 'label_efficiency_redundant.md').read_text()
+    assert text.startswith('redundant pool')
+    assert '| mining | 0.300 ± 0.000 (1) | 0.380 ± 0.000 (1) |' in text
     for name in ('', '_gain', '_boxes'):
         for ext in ('png', 'svg'):
             assert (out / f'label_efficiency_redundant{name}.{ext}').stat(
