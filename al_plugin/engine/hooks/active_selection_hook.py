@@ -106,10 +106,10 @@ class ActiveSelectionHook(Hook):
         self._scoring_dataset = None
 
     def before_run(self, runner) -> None:
-        """Publish the strategy's name (``'al_strategy'`` in the message
-        hub); in a training run, check that the train loop has a dataset
-        splitter (:class:`ActiveLearningLoop` or a subclass)."""
-        runner.message_hub.update_info('al_strategy', self.strategy.name)
+        """In a training run, check that the train loop has a dataset
+        splitter (:class:`ActiveLearningLoop` or a subclass) and give it
+        the strategy's name (``loop.strategy_name``, which its results
+        record)."""
         # Only a training run has built its loop by now (Runner.train);
         # reading `runner.train_loop` in a test or val run would build
         # it. mmengine's LoggerHook tells the two apart the same way.
@@ -123,6 +123,7 @@ class ActiveSelectionHook(Hook):
                 'or a subclass) and hands the selection to its splitter; '
                 f'this run\'s train loop is a {type(loop).__name__}, '
                 'which has no splitter')
+        loop.strategy_name = self.strategy.name
 
     def after_cycle(self, runner, cycle: int, last: bool = False) -> None:
         splitter = runner.train_loop.splitter

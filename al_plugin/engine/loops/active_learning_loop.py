@@ -115,7 +115,9 @@ class ActiveLearningLoop(PhasedTrainLoop):
         self.cycle = self.cycles[0]
         self.evaluated = False
         self.results: List[dict] = []
-        self._own_strategy = None  # see load_state_dict
+        #: the selection's strategy, which the results record: given by
+        #: the selection hook before the run (None without one)
+        self.strategy_name: Optional[str] = None
         self.recorder = CycleRecorder(self.pool, self.splitter)
 
     # -- properties mmengine's hooks and log processor read ---------------
@@ -164,9 +166,6 @@ class ActiveLearningLoop(PhasedTrainLoop):
         once, loaded on resume), the base learning rates and which
         parameters the config lets train."""
         self._prepare_initial_weights()
-        if self._own_strategy is not None:
-            self.runner.message_hub.update_info('al_strategy',
-                                                self._own_strategy)
         self.record_base_settings()
 
     def _stop_without_selection(self) -> None:
@@ -250,8 +249,7 @@ class ActiveLearningLoop(PhasedTrainLoop):
             metrics = self.runner.val_loop.run() or {}
         self.results.append(
             self.recorder.record(
-                self.cycle, self.runner.message_hub.get_info('al_strategy'),
-                metrics))
+                self.cycle, self.strategy_name, metrics))
         self.evaluated = True
         self.runner.logger.info(
             f'cycle {self.cycle} done: {self.results[-1]["num_labeled"]} '
@@ -317,11 +315,6 @@ class ActiveLearningLoop(PhasedTrainLoop):
         self.evaluated = state['evaluated']
         self.load_training_state(state)
         self.results = state['results']
-        # The runner loads the checkpoint's message hub after this, and
-        # with it the name of the strategy that wrote it; a run branched
-        # from another strategy's checkpoint (branch_experiment) records
-        # its own in its results, so prepare() puts it back.
-        self._own_strategy = self.runner.message_hub.get_info('al_strategy')
         if self.evaluated and self.splitter.cycle > self.cycle:
             # a cycle checkpoint: trained, evaluated and selected; go on
             # with the next cycle
