@@ -54,7 +54,8 @@ def test_strategies_registered_without_mmdet():
 
 # (registry module, registry, names) looked up after `import al_plugin` alone
 LOOKUPS = [
-    ('mmdet.registry', 'HOOKS', ['ALVisualizationHook', 'ActiveSelectionHook',
+    ('mmdet.registry', 'HOOKS', ['ActiveLearningVisualizationHook',
+                                 'ALVisualizationHook', 'ActiveSelectionHook',
                                  'ActiveLearningStateHook']),
     ('mmdet.registry', 'LOOPS', ['ActiveLearningLoop', 'MIAODTrainLoop']),
     ('mmdet.registry', 'MODELS', ['MIAOD', 'MIAODHead']),
@@ -91,6 +92,14 @@ def test_registers_into_a_registry_used_before():
     out = subprocess.run([sys.executable, '-c', code],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == 'True', out.stderr
+
+
+def test_old_hook_name_builds_the_same_hook():
+    from mmdet.registry import HOOKS
+
+    import al_plugin  # noqa: F401
+    assert HOOKS.get('ALVisualizationHook') is HOOKS.get(
+        'ActiveLearningVisualizationHook')
 
 
 def test_subpackages_as_attributes():

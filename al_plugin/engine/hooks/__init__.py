@@ -1,6 +1,7 @@
 from .active_learning_state_hook import ActiveLearningStateHook
 from .active_selection_hook import ActiveSelectionHook
-from .al_visualization_hook import ALVisualizationHook
+from .active_learning_visualization_hook import \
+    ActiveLearningVisualizationHook
 from .checkpoint_compat_hook import (CheckpointCompatHook,
                                      decode_from_weights_only,
                                      encode_for_weights_only)
@@ -9,8 +10,12 @@ from .cycle_early_stopping_hook import CycleEarlyStoppingHook
 from .cycle_hooks import register_cycle_hooks
 from .cycle_results_hook import CycleResultsHook
 
+#: the old name of ActiveLearningVisualizationHook (still registered)
+ALVisualizationHook = ActiveLearningVisualizationHook
+
 __all__ = [
-    'ActiveLearningStateHook', 'ActiveSelectionHook', 'ALVisualizationHook',
+    'ActiveLearningStateHook', 'ActiveSelectionHook',
+    'ActiveLearningVisualizationHook', 'ALVisualizationHook',
     'CheckpointCompatHook', 'CycleCheckpointHook', 'CycleEarlyStoppingHook',
     'CycleResultsHook', 'register_cycle_hooks',
     'encode_for_weights_only', 'decode_from_weights_only'

@@ -51,8 +51,8 @@ class ActiveSelectionHook(Hook):
 
     After committing, the selection is published in the message hub as
     ``runner.message_hub.get_info('al_selection')`` for hooks that run after
-    this one (e.g. :class:`ALVisualizationHook`); it is not saved in
-    checkpoints::
+    this one (e.g. :class:`ActiveLearningVisualizationHook`); it is not
+    saved in checkpoints::
 
         dict(cycle=c,                # the cycle whose model selected
              strategy='EntropyStrategy',

@@ -15,7 +15,7 @@ _base_ = '../default_runtime.py'
 default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2),
     al_state=dict(type='ActiveLearningStateHook'),
-    al_visualization=dict(type='ALVisualizationHook'))
+    al_visualization=dict(type='ActiveLearningVisualizationHook'))
 log_processor = dict(type='ActiveLearningLogProcessor', by_epoch=True)
 # The min/max phases freeze parameters and the unlabeled step leaves the
 # regression and MIL branches out of the graph.

@@ -20,8 +20,9 @@ from .active_selection_hook import SELECTION_INFO
 
 
 @HOOKS.register_module()
-class ALVisualizationHook(Hook):
+class ActiveLearningVisualizationHook(Hook):
     """Log what each cycle of :class:`ActiveLearningLoop` did.
+    (Also registered as ``ALVisualizationHook``, its name before.)
 
     Through ``runner.visualizer`` (every backend it has; with mmdet's
     default runtime ``LocalVisBackend``, which writes
@@ -84,7 +85,7 @@ class ALVisualizationHook(Hook):
                  phase_losses: bool = True) -> None:
         if num_images < 0 or histogram_bins < 1 or tile_size < 16:
             raise ValueError(
-                'ALVisualizationHook: num_images must be >= 0, '
+                'ActiveLearningVisualizationHook: num_images must be >= 0, '
                 'histogram_bins >= 1 and tile_size >= 16, got '
                 f'{num_images}, {histogram_bins}, {tile_size}')
         self.num_images = num_images
@@ -204,7 +205,7 @@ class ALVisualizationHook(Hook):
         visualizer = runner.visualizer
         if not isinstance(visualizer, DetLocalVisualizer):
             runner.logger.warning(
-                'ALVisualizationHook: runner.visualizer is a '
+                'ActiveLearningVisualizationHook: runner.visualizer is a '
                 f'{type(visualizer).__name__}, not a DetLocalVisualizer: the '
                 'selected images are not drawn')
             self.draw = False
@@ -241,8 +242,8 @@ class ALVisualizationHook(Hook):
             data = self._pipeline(copy.deepcopy(info))
         except Exception as error:  # a file gone since the scoring pass
             runner.logger.warning(
-                f'ALVisualizationHook: cannot read {info.get("img_path")}: '
-                f'{type(error).__name__}: {error}')
+                f'ActiveLearningVisualizationHook: cannot read '
+                f'{info.get("img_path")}: {type(error).__name__}: {error}')
             return None
         if data is None:
             return None
@@ -392,3 +393,7 @@ def tile_images(images: List[np.ndarray],
         top = y + caption_height
         canvas[top:top + h, x:x + w] = image
     return canvas
+
+
+HOOKS.register_module(  # the name older configs use
+    name='ALVisualizationHook', module=ActiveLearningVisualizationHook)
