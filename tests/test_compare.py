@@ -98,6 +98,30 @@ def test_compare_collects_every_run(compared):
     assert all(r['done'] for r in data['runs'])
 
 
+def test_an_earlier_calls_unfinished_run_is_not_this_calls_failure(
+        tmp_path):
+    # label_efficiency.py calls compare.py once for random and once for the
+    # branched strategies in one work dir; a restart must not stop at the
+    # random call because a branched run of the earlier call is unfinished
+    earlier = dict(name='entropy', config=ENTROPY_CONFIG, seed=2,
+                   work_dir=str(tmp_path / 'entropy' / 'seed2'),
+                   branch=None, done=False)
+    (tmp_path / 'compare.json').write_text(
+        json.dumps(dict(runs=[earlier], rows=[])))
+    mine = tmp_path / 'random' / 'seed0'
+    mine.mkdir(parents=True)
+    (mine / 'compare_run.json').write_text('{"returncode": 0}')
+    proc = run_tool(['tools/compare.py', CONFIG, '--names', 'random',
+                     '--seeds', '0', '--work-dir', str(tmp_path)])
+    assert '1 runs, 1 already done' in proc.stdout
+    assert 'not finished, from an earlier call: entropy seed 2' in \
+        proc.stdout
+    assert 'failed runs' not in proc.stderr
+    runs = json.loads((tmp_path / 'compare.json').read_text())['runs']
+    assert [(r['name'], r['seed'], r['done']) for r in runs] == [
+        ('entropy', 2, False), ('random', 0, True)]
+
+
 def test_plot_curves_writes_png_and_svg(compared, tmp_path):
     out, _ = compared
     run_tool(['tools/plot_curves.py', str(out / 'compare.json'), '--out',

@@ -294,6 +294,7 @@ def main(argv=None) -> int:
     print(f'{len(runs)} runs, {len(runs) - len(todo)} already done; '
           f'outputs in {args.work_dir}')
     # runs of earlier calls with the same --work-dir stay in the outputs
+    mine = runs
     runs = earlier_runs(args.work_dir, runs) + runs
 
     def run_one(run):
@@ -311,7 +312,13 @@ def main(argv=None) -> int:
             write_outputs(args.work_dir, runs)
     rows = write_outputs(args.work_dir, runs)
     print_summary(rows, args.metric, args.baseline)
-    failed = [r for r in runs if not r.done]
+    # an earlier call's unfinished run is that call's to finish (or to
+    # report), not a failure of this one
+    unfinished = [r for r in runs[:len(runs) - len(mine)] if not r.done]
+    if unfinished:
+        print('not finished, from an earlier call: ' + ', '.join(
+            f'{r.name} seed {r.seed}' for r in unfinished))
+    failed = [r for r in mine if not r.done]
     if failed:
         print('failed runs: ' + ', '.join(f'{r.name} seed {r.seed}'
                                           for r in failed), file=sys.stderr)
