@@ -88,9 +88,10 @@ def subset_loader(loader_cfg: dict,
     return Runner.build_dataloader(cfg)
 
 
-def _progress(total: int, desc: str) -> Optional[ScoringProgress]:
+def _progress(total: int, desc: str,
+              listener=None) -> Optional[ScoringProgress]:
     """Images done, rate and ETA over ``total`` images, on rank 0."""
-    return ScoringProgress(total, desc=desc) \
+    return ScoringProgress(total, desc=desc, listener=listener) \
         if total and is_main_process() else None
 
 
@@ -99,13 +100,15 @@ def _close(bar: Optional[ScoringProgress]) -> None:
         bar.close()
 
 
-def predict_images(model, loader) -> List[dict]:
+def predict_images(model, loader, listener=None) -> List[dict]:
     """Run the model's ``predict`` (``test_step``) over a loader.
 
     Args:
         model (nn.Module): A detector in eval mode.
         loader (DataLoader): Over an :class:`ActiveSubset` (see
             :func:`subset_loader`) with ``on_broken='raise'``.
+        listener (callable, optional): Gets the progress as numbers
+            (:meth:`ScoringProgress.snapshot`) after every image.
 
     Returns:
         list[dict]: One record an image, in loader order: ``id`` (the
@@ -115,7 +118,7 @@ def predict_images(model, loader) -> List[dict]:
         (``test_cfg``: score threshold, NMS, ``max_per_img``).
     """
     dataset = loader.dataset
-    bar = _progress(len(dataset), 'predicting')
+    bar = _progress(len(dataset), 'predicting', listener)
     records = []
     with torch.no_grad():
         for data in loader:

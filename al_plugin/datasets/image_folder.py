@@ -6,7 +6,7 @@ dataset's.
 """
 import os
 import os.path as osp
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from mmdet.datasets import BaseDetDataset
 from mmdet.registry import DATASETS
@@ -32,6 +32,9 @@ class ImageFolderDataset(BaseDetDataset):
             lower case. Defaults to :data:`IMG_EXTENSIONS`.
         recursive (bool): Also list the images of subfolders. Defaults to
             True.
+        files (Sequence[str], optional): Just these images, paths relative
+            to ``data_root`` (``/``-separated), in this order; each must
+            be a file below ``data_root``. Defaults to None: the folder's.
         **kwargs: :class:`mmdet.datasets.BaseDetDataset` options
             (``pipeline``, ``metainfo`` with the model's ``classes``...).
 
@@ -45,9 +48,11 @@ class ImageFolderDataset(BaseDetDataset):
                  data_root: str,
                  extensions: Sequence[str] = IMG_EXTENSIONS,
                  recursive: bool = True,
+                 files: Optional[Sequence[str]] = None,
                  **kwargs) -> None:
         self.extensions = tuple(e.lower() for e in extensions)
         self.recursive = recursive
+        self.files = None if files is None else list(files)
         kwargs.setdefault('test_mode', True)
         super().__init__(data_root=data_root, ann_file='', **kwargs)
 
@@ -56,11 +61,18 @@ class ImageFolderDataset(BaseDetDataset):
 
         Raises:
             FileNotFoundError: ``data_root`` is not a folder, or holds no
-                image.
+                image, or a path of ``files`` is no file.
+            ValueError: A path of ``files`` leads out of ``data_root`` or
+                is given twice.
         """
         root = self.data_root
         if not osp.isdir(root):
             raise FileNotFoundError(f'image folder {root} does not exist')
+        if self.files is not None:
+            return [
+                dict(img_path=osp.join(root, rel), img_id=rel, instances=[])
+                for rel in self._checked_files(root)
+            ]
         paths = []
         for folder, subfolders, files in os.walk(root):
             subfolders[:] = sorted(
@@ -82,3 +94,22 @@ class ImageFolderDataset(BaseDetDataset):
             dict(img_path=osp.join(root, rel), img_id=rel, instances=[])
             for rel in relative
         ]
+
+    def _checked_files(self, root: str) -> List[str]:
+        """``files``, each checked to be a distinct file inside ``root``."""
+        real_root = osp.realpath(root)
+        seen = set()
+        for i, rel in enumerate(self.files):
+            path = osp.realpath(osp.join(root, rel))
+            if osp.isabs(rel) or osp.commonpath([real_root, path]) != \
+                    real_root:
+                raise ValueError(f'files[{i}] {rel!r} is not inside {root}')
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'files[{i}]: no image file '
+                                        f'{osp.join(root, rel)}')
+            if rel in seen:
+                raise ValueError(f'files[{i}] {rel!r} is given twice')
+            seen.add(rel)
+        if not self.files:
+            raise FileNotFoundError(f'no image in {root}: files is empty')
+        return self.files

@@ -37,6 +37,9 @@ class ScoringProgress:
             also decides whether this is a terminal (``isatty()``).
             Defaults to None: ``sys.stdout``.
         bar_width (int): Width of the redrawn bar. Defaults to 30.
+        listener (callable, optional): Called with :meth:`snapshot` after
+            every update and at :meth:`close` (e.g. a service job storing
+            its progress); it decides itself how often to act.
     """
 
     def __init__(self,
@@ -45,7 +48,9 @@ class ScoringProgress:
                  log: Optional[Callable[[str], None]] = None,
                  interval: float = 30.0,
                  file: Optional[TextIO] = None,
-                 bar_width: int = 30) -> None:
+                 bar_width: int = 30,
+                 listener: Optional[Callable[[dict], None]] = None) -> None:
+        self.listener = listener
         self.total = max(int(total), 0)
         self.desc = desc
         self.file = sys.stdout if file is None else file
@@ -71,6 +76,21 @@ class ScoringProgress:
         elif now - self._shown >= self.interval and self.done < self.total:
             self.log(f'{self.desc}: {self.status()}')
             self._shown = now
+        if self.listener is not None:
+            self.listener(self.snapshot())
+
+    def snapshot(self) -> dict:
+        """``desc``, ``done``, ``total``, ``rate`` (images/s), ``elapsed``
+        and ``eta`` (seconds; None before the first image) as numbers."""
+        elapsed = time.perf_counter() - self._start
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        return dict(
+            desc=self.desc,
+            done=self.done,
+            total=self.total,
+            rate=rate,
+            elapsed=elapsed,
+            eta=(self.total - self.done) / rate if rate else None)
 
     def status(self) -> str:
         """``n/total images, r img/s, elapsed h:mm:ss, ETA h:mm:ss``."""
@@ -90,6 +110,8 @@ class ScoringProgress:
         rate = self.done / elapsed if elapsed > 0 else 0.0
         self.log(f'{self.desc}: {self.done} images in {_clock(elapsed)} '
                  f'({rate:.1f} img/s)')
+        if self.listener is not None:
+            self.listener(self.snapshot())
 
     def _draw(self) -> None:
         filled = (self.bar_width * self.done //

@@ -237,7 +237,9 @@ def score_indices(model,
                   seed: Optional[int] = None,
                   progress: bool = True,
                   desc: str = 'scoring',
-                  log: Optional[Callable[[str], None]] = None) -> Scored:
+                  log: Optional[Callable[[str], None]] = None,
+                  listener: Optional[Callable[[dict], None]] = None
+                  ) -> Scored:
     """The named outputs of the images at ``indices`` of ``dataset``.
 
     The loader (:func:`subset_loader_cfg`, ``on_broken='mark'``) is sharded
@@ -264,6 +266,8 @@ def score_indices(model,
         desc (str): The progress lines' prefix.
         log (callable, optional): Where progress lines go off a terminal,
             e.g. ``runner.logger.info``; defaults to stdout.
+        listener (callable, optional): Gets the progress as numbers
+            (:meth:`ScoringProgress.snapshot`) after every batch.
 
     Returns:
         Scored: ``indices``, ``outputs`` and ``broken``.
@@ -275,7 +279,8 @@ def score_indices(model,
     _, world_size = get_dist_info()
     bar = None
     if progress and is_main_process():
-        bar = ScoringProgress(len(indices), desc=desc, log=log)
+        bar = ScoringProgress(
+            len(indices), desc=desc, log=log, listener=listener)
     was_training = model.training
     model.eval()
     local = score_loader(

@@ -1,0 +1,337 @@
+"""The selection service: an HTTP API over the selection pipeline.
+
+``create_app(ServiceSettings(...))`` returns a FastAPI application;
+``tools/serve.py`` runs it with uvicorn. Routes:
+
+- ``GET /health``: ``{"status": "ok", "running": id, "queued": n}``, no
+  token needed (answers while a job runs: jobs run in child processes);
+- ``GET /strategies``: the registered strategies, their options and
+  defaults, the outputs they use;
+- ``POST /select`` (:class:`~.schemas.SelectRequest`): queues a select job
+  and answers at once (202) with its id and how many jobs are ahead;
+- ``POST /train`` (:class:`~.schemas.TrainRequest`): queues a train job
+  (:mod:`.training`); its checkpoint becomes "latest";
+- ``GET /jobs``, ``GET /jobs/{id}``: state, progress (done / total, rate,
+  ETA) and, when done, the result (the ranked images with scores and boxes,
+  the skipped ones, the exports' paths);
+- ``GET /files/{path}``: a file of the work dir (the exports).
+
+Errors: a path out of its folder is 403, a missing one 404, a bad field or
+an unknown strategy / option 422, each naming the field; a body over
+``max_body`` bytes is 413; without the token (when one is set) 401.
+"""
+import fcntl
+import os
+import os.path as osp
+import secrets
+from contextlib import asynccontextmanager
+from typing import Any, NamedTuple, Optional
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+
+from al_plugin.version import __version__
+from .jobs import JobRunner, JobStore, read_json
+from .paths import PathRefused, resolve_inside
+from .schemas import SelectRequest, TrainRequest
+
+#: the file a train job writes to point "latest" at its checkpoint
+LATEST_FILE = 'latest.json'
+
+
+class ServiceSettings(NamedTuple):
+    """What the service may touch.
+
+    Attributes:
+        work_dir (str): Jobs, exports, checkpoints (``--work-dir``).
+        data_root (str): Images and labels (``--data-root``).
+        config_dir (str): The configs requests may name.
+        token (str, optional): Required as ``Authorization: Bearer <token>``
+            on every route but ``/health`` when set.
+        max_body (int): Largest request body, bytes.
+    """
+    work_dir: str
+    data_root: str
+    config_dir: str
+    token: Optional[str] = None
+    max_body: int = 1 << 20
+
+
+class RequestError(Exception):
+    """A request the service refuses: HTTP ``status``, the ``field`` at
+    fault and a message."""
+
+    def __init__(self, status: int, field: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.field = status, field
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``max_body`` bytes gets 413
+    before any route reads it (with or without ``Content-Length``)."""
+
+    def __init__(self, app, max_body: int) -> None:
+        self.app, self.max_body = app, max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope['type'] != 'http':
+            return await self.app(scope, receive, send)
+        body, more = b'', True
+        while more:
+            message = await receive()
+            if message['type'] != 'http.request':
+                break
+            body += message.get('body', b'')
+            more = message.get('more_body', False)
+            if len(body) > self.max_body:
+                response = JSONResponse(
+                    dict(detail=f'the request body is over '
+                         f'{self.max_body} bytes'), status_code=413)
+                return await response(scope, receive, send)
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return dict(type='http.request', body=body, more_body=False)
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
+
+def strategy_table() -> list:
+    """``GET /strategies``: every registered strategy's name, options
+    (``required``; ``defaults``, JSON values or their repr), outputs and
+    first docstring line."""
+    import json
+
+    from al_plugin.registry import STRATEGIES
+    from al_plugin.strategies import init_options
+    STRATEGIES.import_from_location()
+    table = []
+    for name in sorted(STRATEGIES.module_dict):
+        cls = STRATEGIES.module_dict[name]
+        required, optional = init_options(cls)
+        defaults = {}
+        for key, value in optional.items():
+            try:
+                json.dumps(value)
+                defaults[key] = value
+            except (TypeError, ValueError):
+                defaults[key] = repr(value)
+        doc = (cls.__doc__ or '').strip().splitlines()
+        table.append(
+            dict(name=name, required=required, defaults=defaults,
+                 requires=list(getattr(cls, 'requires', ())),
+                 requires_labeled=list(getattr(cls, 'requires_labeled', ())),
+                 doc=doc[0] if doc else ''))
+    return table
+
+
+def check_strategy(request: SelectRequest) -> None:
+    """A 422 naming ``strategy`` or ``options`` for an unknown strategy or
+    option (the message lists what exists)."""
+    from al_plugin.strategies import check_strategy_cfg
+    if request.strategy is None:
+        if request.options:
+            raise RequestError(422, 'options',
+                               'options need a strategy: name one')
+        return
+    try:
+        check_strategy_cfg(dict(request.options, type=request.strategy))
+    except KeyError as e:
+        raise RequestError(422, 'strategy', str(e.args[0]))
+    except TypeError as e:
+        raise RequestError(422, 'options', str(e))
+
+
+def image_spec(settings: ServiceSettings, request: SelectRequest) -> dict:
+    """``images_root`` and ``files`` (None: the folder's) of a request."""
+    root = settings.data_root
+    if isinstance(request.images, str):
+        folder = resolve_inside(root, request.images, 'images', kind='dir')
+        return dict(images_root=folder, files=None)
+    if not request.images:
+        raise RequestError(422, 'images', 'the list of images is empty')
+    files = [
+        resolve_inside(root, path, f'images[{i}]', kind='file')
+        for i, path in enumerate(request.images)
+    ]
+    real_root = osp.realpath(root)
+    return dict(
+        images_root=real_root,
+        files=[osp.relpath(f, real_root).replace(os.sep, '/')
+               for f in files])
+
+
+def labeled_spec(settings: ServiceSettings, labeled) -> Optional[dict]:
+    """The request's labels: ``kind`` (coco, voc, list) and paths."""
+    if labeled is None:
+        return None
+    root = settings.data_root
+    if isinstance(labeled, list):
+        return dict(kind='list', paths=[
+            resolve_inside(root, path, f'labeled[{i}]', kind='file')
+            for i, path in enumerate(labeled)
+        ])
+    path = resolve_inside(root, labeled, 'labeled')
+    if osp.isdir(path):
+        return dict(kind='voc', path=path)
+    if path.endswith('.json'):
+        return dict(kind='coco', path=path)
+    raise RequestError(422, 'labeled', f'{labeled!r} is neither a COCO json '
+                       'nor a VOC folder')
+
+
+def checkpoint_path(settings: ServiceSettings, value: str) -> str:
+    """The checkpoint a request names (``latest``: the train jobs')."""
+    if value == 'latest':
+        pointer = read_json(
+            osp.join(settings.work_dir, 'service', LATEST_FILE))
+        if not pointer:
+            raise RequestError(422, 'checkpoint', 'no checkpoint is "latest" '
+                               'yet: name one, or run a train job')
+        value = pointer['checkpoint']
+    return resolve_inside(settings.work_dir, value, 'checkpoint',
+                          kind='file')
+
+
+def select_spec(settings: ServiceSettings, request: SelectRequest) -> dict:
+    """What the worker needs, every path resolved and checked."""
+    check_strategy(request)
+    return dict(
+        image_spec(settings, request),
+        labeled=labeled_spec(settings, request.labeled),
+        config=resolve_inside(settings.config_dir, request.config, 'config',
+                              kind='file'),
+        checkpoint=checkpoint_path(settings, request.checkpoint),
+        budget=request.budget,
+        strategy=request.strategy,
+        options=request.options,
+        score_thr=request.score_thr,
+        seed=request.seed,
+        data_root=osp.realpath(settings.data_root),
+        work_dir=osp.realpath(settings.work_dir))
+
+
+def train_spec(settings: ServiceSettings, request: TrainRequest) -> dict:
+    """What the worker needs to train, every path resolved and checked."""
+    return dict(
+        labels=resolve_inside(settings.data_root, request.labels, 'labels',
+                              kind='file'),
+        images_root=resolve_inside(settings.data_root, request.images,
+                                   'images', kind='dir'),
+        config=resolve_inside(settings.config_dir, request.config, 'config',
+                              kind='file'),
+        checkpoint=None if request.checkpoint is None else checkpoint_path(
+            settings, request.checkpoint),
+        epochs=request.epochs,
+        work_dir=osp.realpath(settings.work_dir))
+
+
+def error_response(status: int, field: Optional[str], message: str):
+    return JSONResponse(dict(detail=message, field=field),
+                        status_code=status)
+
+
+def create_app(settings: ServiceSettings) -> FastAPI:
+    """The service over ``settings``' folders; at start-up it takes the
+    work dir's lock (one service a work dir), marks jobs a stopped service
+    left queued or running as failed and starts the job runner."""
+    service_dir = osp.join(settings.work_dir, 'service')
+    os.makedirs(service_dir, exist_ok=True)
+    store = JobStore(osp.join(service_dir, 'jobs'))
+    # the workers import `projects.<Name>` as tools/ do
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    runner = JobRunner(store, env=dict(PYTHONPATH=os.pathsep.join(
+        p for p in (repo, os.environ.get('PYTHONPATH')) if p)))
+
+    @asynccontextmanager
+    async def lifespan(app):
+        lock = open(osp.join(service_dir, 'service.lock'), 'w')
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f'another service uses the work dir '
+                               f'{settings.work_dir}')
+        store.recover()
+        runner.start()
+        yield
+        runner.stop()
+        lock.close()
+
+    app = FastAPI(title='al_plugin selection service', version=__version__,
+                  lifespan=lifespan)
+    app.state.settings, app.state.store, app.state.runner = (settings, store,
+                                                             runner)
+
+    @app.middleware('http')
+    async def need_token(request: Request, call_next):
+        if settings.token and request.url.path != '/health':
+            given = request.headers.get('authorization', '')
+            if not secrets.compare_digest(given.encode(),
+                                          f'Bearer {settings.token}'.encode()):
+                return error_response(401, 'authorization',
+                                      'a valid "Authorization: Bearer '
+                                      '<token>" header is required')
+        return await call_next(request)
+
+    app.add_middleware(BodyLimit, max_body=settings.max_body)
+
+    @app.exception_handler(PathRefused)
+    async def refused(request, e: PathRefused):
+        return error_response(403, e.field, str(e))
+
+    @app.exception_handler(FileNotFoundError)
+    async def missing(request, e: FileNotFoundError):
+        return error_response(404, None, str(e))
+
+    @app.exception_handler(RequestError)
+    async def bad_request(request, e: RequestError):
+        return error_response(e.status, e.field, str(e))
+
+    @app.get('/health')
+    def health() -> dict:
+        busy = runner.busy()
+        return dict(status='ok', version=__version__,
+                    running=busy['running'], queued=len(busy['queued']))
+
+    @app.get('/strategies')
+    def strategies() -> list:
+        return strategy_table()
+
+    def queue(kind: str, request, spec: dict) -> dict:
+        job = store.create(kind, request.model_dump(), spec)
+        ahead = runner.submit(job['id'])
+        return dict(id=job['id'], kind=kind, state='queued', ahead=ahead,
+                    url=f'/jobs/{job["id"]}')
+
+    @app.post('/select', status_code=202)
+    def post_select(request: SelectRequest) -> dict:
+        return queue('select', request, select_spec(settings, request))
+
+    @app.post('/train', status_code=202)
+    def post_train(request: TrainRequest) -> dict:
+        return queue('train', request, train_spec(settings, request))
+
+    @app.get('/jobs')
+    def jobs() -> list:
+        keep = ('id', 'kind', 'state', 'created', 'started', 'finished',
+                'error')
+        return [{k: store.job(i).get(k)
+                 for k in keep} for i in store.ids()]
+
+    @app.get('/jobs/{job_id}')
+    def job(job_id: str) -> Any:
+        try:
+            return store.view(job_id)
+        except KeyError as e:
+            return error_response(404, 'job_id', str(e.args[0]))
+
+    @app.get('/files/{path:path}')
+    def files(path: str):
+        return FileResponse(
+            resolve_inside(settings.work_dir, path, 'path', kind='file'))
+
+    return app
