@@ -150,8 +150,10 @@ def test_each_output_takes_only_its_own_options():
     assert output_options('class_probs') == dict(max_boxes=100,
                                                  box_score_thr=0.05)
     assert output_options('features') == {}
+    assert output_options('grad_embedding') == dict(
+        max_boxes=100, box_score_thr=0.05, grad_dims=1024)
     assert scorer_options() == dict(k=10000, max_boxes=100,
-                                    box_score_thr=0.05)
+                                    box_score_thr=0.05, grad_dims=1024)
     model = _miaod()
     inputs, samples = _batch(n=2)
     # a scorer_cfg for several outputs: each gets its own options

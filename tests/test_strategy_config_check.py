@@ -29,7 +29,8 @@ def test_unknown_name_lists_the_registered_names():
     assert "'EntropyStrategey' in my.strategy" in message
     assert "did you mean 'EntropyStrategy'" in message
     assert message.endswith(f'registered strategies: {registered()}')
-    assert 'CoreSetStrategy, EntropyStrategy, HybridStrategy' in message
+    assert ('CoreSetStrategy, EntropyStrategy, GaussianMixtureStrategy, '
+            'GradientEmbeddingStrategy, HybridStrategy') in message
 
 
 def test_options_follow_kwargs_to_the_base_class():
@@ -111,7 +112,9 @@ def test_the_hook_itself_checks_its_strategy():
     # what users of mmdet's own tools/train.py see, when the Runner
     # builds the hook
     with pytest.raises(KeyError, match='registered strategies: .*'
-                       'CoreSetStrategy, EntropyStrategy, HybridStrategy'):
+                       'CoreSetStrategy, EntropyStrategy, '
+                       'GaussianMixtureStrategy, GradientEmbeddingStrategy, '
+                       'HybridStrategy'):
         ActiveSelectionHook(strategy=dict(type='NoSuchStrategy'))
 
 
@@ -163,7 +166,8 @@ def test_misspelt_scorer_option_names_it_and_the_accepted_ones():
     assert str(err.value) == (
         "ActiveSelectionHook.scorer_cfg (custom_hooks[0]) got unknown "
         "option(s) 'box_score_tr' (did you mean 'box_score_thr'?); accepted "
-        'options: k=10000, max_boxes=100, box_score_thr=0.05')
+        'options: k=10000, max_boxes=100, box_score_thr=0.05, '
+        'grad_dims=1024')
     # any output's option is accepted whatever the strategy: MI-AOD's `k`
     # stays valid in a config that switches to entropy
     hooks[0]['scorer_cfg'] = dict(k=100, max_boxes=10)

@@ -43,6 +43,10 @@ CONFIGS = {
     'mining_threshold_digits.py': ('SelfSupervisedMiningStrategy', True),
     'mining_pseudo_digits.py': ('SelfSupervisedMiningStrategy', True),
     'entropy_faster_rcnn_digits.py': ('EntropyStrategy', True),
+    'ratio_digits.py': ('RatioStrategy', True),
+    'vae_digits.py': ('VAEReconstructionStrategy', True),
+    'gmm_digits.py': ('GaussianMixtureStrategy', True),
+    'badge_digits.py': ('GradientEmbeddingStrategy', True),
 }
 
 

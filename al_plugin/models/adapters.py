@@ -21,10 +21,11 @@ import torch
 import torch.nn.functional as F
 from mmdet.models.detectors import SingleStageDetector, TwoStageDetector
 from mmengine.structures import InstanceData
-from torch import Tensor
+from torch import Tensor, nn
 
 from al_plugin.registry import ADAPTERS
 from .dense_heads import MIAODHead
+from .gradient_embedding import ClsLayerTerms, layer_calls, loss_spec
 from .losses.miaod_losses import instance_uncertainty
 from .utils import levels_to_instances
 
@@ -147,6 +148,19 @@ class OutputAdapter:
             f'{type(self).__name__}: instance uncertainty needs a detector '
             f'with an MI-AOD head, not {type(self.model).__name__}')
 
+    def cls_layer_terms(self, feats: Tuple[Tensor],
+                        samples) -> List[ClsLayerTerms]:
+        """Per image, its candidate boxes' class probabilities, logits of
+        the last classification layer and that layer's inputs (see
+        :mod:`.gradient_embedding`)."""
+        raise NotImplementedError(
+            f'{type(self).__name__} has no classification-layer terms')
+
+    def cls_loss_spec(self) -> dict:
+        """The classification loss, as ``logit_grad``'s keywords."""
+        raise NotImplementedError(
+            f'{type(self).__name__} does not know the classification loss')
+
 
 @ADAPTERS.register_module()
 class DenseHeadAdapter(OutputAdapter):
@@ -198,6 +212,45 @@ class DenseHeadAdapter(OutputAdapter):
 
     def detections(self, feats, samples, rescale=True):
         return self.model.bbox_head.predict(feats, samples, rescale=rescale)
+
+    #: names of the last classification layer in the heads known here
+    #: (RetinaNet, MI-AOD's f_1, FCOS and kin, ATSS)
+    CLS_LAYERS = ('retina_cls', 'f_1_cls', 'conv_cls', 'atss_cls')
+
+    def cls_layer_terms(self, feats, samples):
+        """Over each image's own anchors: probabilities and logits
+        ``(K_i, C)`` (softmax heads: logits ``(K_i, C + 1)``) and the
+        classification conv's input at each cell ``(K_i / A, D)``, read by
+        the kernel's centre tap (a stride-1, same-padding conv)."""
+        head = self.model.bbox_head
+        layer = next((getattr(head, name) for name in self.CLS_LAYERS
+                      if isinstance(getattr(head, name, None), nn.Conv2d)),
+                     None)
+        if layer is None or layer.stride != (1, 1) or layer.dilation != (
+                1, 1) or layer.groups != 1 or layer.padding != tuple(
+                    k // 2 for k in layer.kernel_size):
+            raise NotImplementedError(
+                f'{type(head).__name__}: no stride-1, same-padding conv '
+                f'named one of {self.CLS_LAYERS}')
+        calls = layer_calls(layer, lambda: head(feats))
+        if len(calls) != len(feats):
+            raise RuntimeError(f'{type(head).__name__} ran its '
+                               f'classification layer {len(calls)} times '
+                               f'for {len(feats)} levels')
+        logits = self.anchor_rows([out for _, out in calls], samples,
+                                  head.cls_out_channels)
+        inputs = self.anchor_rows([inp for inp, _ in calls], samples,
+                                  layer.in_channels)
+        return [
+            ClsLayerTerms(
+                z.sigmoid() if head.use_sigmoid_cls else
+                z.softmax(-1)[:, :-1], z, h, len(z) // max(len(h), 1))
+            for z, h in zip(logits, inputs)
+        ]
+
+    def cls_loss_spec(self):
+        head = self.model.bbox_head
+        return loss_spec(head.loss_cls, head.use_sigmoid_cls)
 
     def instance_uncertainty(self, feats, samples, k=10000):
         """MI-AOD's instance uncertainty (the head's f_1 and f_2) over each
@@ -254,6 +307,33 @@ class TwoStageAdapter(OutputAdapter):
     def detections(self, feats, samples, rescale=True):
         return self.model.roi_head.predict(
             feats, self.proposals(feats, samples), samples, rescale=rescale)
+
+    def cls_layer_terms(self, feats, samples):
+        """Over each image's proposals: probabilities ``(n_i, C)``,
+        logits ``(n_i, C + 1)`` of the box head's ``fc_cls`` (a Linear) and
+        its inputs ``(n_i, D)``."""
+        bbox_head = self.model.roi_head.bbox_head
+        if bbox_head.custom_cls_channels or not isinstance(
+                getattr(bbox_head, 'fc_cls', None), nn.Linear):
+            raise NotImplementedError(
+                f'{type(bbox_head).__name__}: gradient embeddings need a '
+                'Linear fc_cls with softmax scores')
+        proposals = self.proposals(feats, samples)
+        calls = layer_calls(
+            bbox_head.fc_cls,
+            lambda: self.model.roi_head.forward(feats, proposals))
+        inputs, logits = calls[0]
+        sizes = [len(p) for p in proposals]
+        probs = F.softmax(logits, dim=-1)[:, :bbox_head.num_classes]
+        return [
+            ClsLayerTerms(p, z, h, 1)
+            for p, z, h in zip(probs.split(sizes), logits.split(sizes),
+                               inputs.split(sizes))
+        ]
+
+    def cls_loss_spec(self):
+        loss_cls = self.model.roi_head.bbox_head.loss_cls
+        return loss_spec(loss_cls, getattr(loss_cls, 'use_sigmoid', False))
 
 
 def build_adapter(model, cfg: Optional[dict] = None) -> OutputAdapter:

@@ -1,20 +1,27 @@
 """Selection strategies: pure functions of per-image arrays."""
 from .base import BaseStrategy
 from .builder import check_options, check_strategy_cfg, init_options
-from .diversity import CoreSetStrategy, KMeansStrategy
+from .diversity import CoreSetStrategy, KMeansStrategy, kmeans_pp_seeds
+from .gradient import GradientEmbeddingStrategy
 from .hybrid import HybridStrategy
 from .localization import LocalizationStabilityStrategy
 from .miaod import InstanceUncertaintyStrategy
 from .mining import SelfSupervisedMiningStrategy
+from .mixture import GaussianMixtureStrategy, proportional_quotas
 from .random import RandomStrategy
+from .reconstruction import VAEReconstructionStrategy
 from .uncertainty import (BoxUncertaintyStrategy, EntropyStrategy,
-                          LeastConfidenceStrategy, MarginStrategy)
+                          LeastConfidenceStrategy, MarginStrategy,
+                          RatioStrategy)
 
 __all__ = [
     'BaseStrategy', 'BoxUncertaintyStrategy', 'CoreSetStrategy',
-    'EntropyStrategy', 'HybridStrategy', 'InstanceUncertaintyStrategy',
-    'KMeansStrategy', 'LeastConfidenceStrategy',
-    'LocalizationStabilityStrategy', 'MarginStrategy', 'RandomStrategy',
-    'SelfSupervisedMiningStrategy', 'check_options', 'check_strategy_cfg',
-    'init_options'
+    'EntropyStrategy', 'GaussianMixtureStrategy',
+    'GradientEmbeddingStrategy', 'HybridStrategy',
+    'InstanceUncertaintyStrategy', 'KMeansStrategy',
+    'LeastConfidenceStrategy', 'LocalizationStabilityStrategy',
+    'MarginStrategy', 'RandomStrategy', 'RatioStrategy',
+    'SelfSupervisedMiningStrategy', 'VAEReconstructionStrategy',
+    'check_options', 'check_strategy_cfg', 'init_options',
+    'kmeans_pp_seeds', 'proportional_quotas'
 ]

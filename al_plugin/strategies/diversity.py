@@ -57,6 +57,37 @@ def nearest_center(x: np.ndarray, centers: np.ndarray,
     return arg, np.maximum(best, 0.0)
 
 
+def kmeans_pp_seeds(x: np.ndarray, k: int, rng: np.random.Generator,
+                    chunk_size: int, first: Optional[int] = None
+                    ) -> np.ndarray:
+    """k-means++ seeding (Arthur & Vassilvitskii, 2007): ``k`` distinct
+    row positions ``(k, )`` int64 of ``x`` ``(N, D)``, ``k <= N``.
+
+    The first is ``first`` (or drawn uniformly by ``rng``); each next one
+    is drawn by ``rng`` with probability proportional to its squared
+    distance to the nearest seed so far (seeds have 0); when every unseeded
+    row sits on a seed, uniformly among them. Distances are computed
+    ``chunk_size`` rows at a time; memory is ``O(N)`` besides ``x``.
+    """
+    num = len(x)
+    if not 0 <= k <= num:
+        raise ValueError(f'k must be in [0, {num}], got {k}')
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    chosen = [int(rng.integers(num)) if first is None else int(first)]
+    min_sq = sq_dists_to(x, x[chosen[0]], chunk_size)
+    for _ in range(1, k):
+        min_sq[chosen] = 0.0
+        total = min_sq.sum()
+        if total > 0:
+            idx = int(rng.choice(num, p=min_sq / total))
+        else:  # every row sits on a seed: any unchosen one
+            idx = int(rng.choice(np.setdiff1d(np.arange(num), chosen)))
+        chosen.append(idx)
+        np.minimum(min_sq, sq_dists_to(x, x[idx], chunk_size), out=min_sq)
+    return np.array(chosen, dtype=np.int64)
+
+
 @STRATEGIES.register_module()
 class CoreSetStrategy(BaseStrategy):
     """Greedy k-center (Sener & Savarese, 2018) on pooled image features.
@@ -171,22 +202,9 @@ class KMeansStrategy(BaseStrategy):
 
     def init_centers(self, features: np.ndarray, k: int) -> np.ndarray:
         """k-means++: ``(k, D)`` float64 centers, rows of ``features``."""
-        rng = np.random.default_rng(self.seed)
-        num_images = len(features)
-        chosen = [int(rng.integers(num_images))]
-        min_sq = sq_dists_to(features, features[chosen[0]], self.chunk_size)
-        for _ in range(1, k):
-            min_sq[chosen] = 0.0
-            total = min_sq.sum()
-            if total > 0:
-                idx = int(rng.choice(num_images, p=min_sq / total))
-            else:  # every image sits on a center: any unchosen one
-                idx = int(rng.choice(np.setdiff1d(np.arange(num_images),
-                                                  chosen)))
-            chosen.append(idx)
-            np.minimum(min_sq,
-                       sq_dists_to(features, features[idx], self.chunk_size),
-                       out=min_sq)
+        chosen = kmeans_pp_seeds(features, k,
+                                 np.random.default_rng(self.seed),
+                                 self.chunk_size)
         return features[chosen].astype(np.float64)
 
     def cluster(self, features: np.ndarray,

@@ -95,3 +95,26 @@ class MarginStrategy(BoxUncertaintyStrategy):
             return 1.0 - probs[:, 0]
         top2 = -np.partition(-probs, 1, axis=1)[:, :2]
         return 1.0 - (top2[:, 0] - top2[:, 1])
+
+
+@STRATEGIES.register_module()
+class RatioStrategy(BoxUncertaintyStrategy):
+    """Per box: the ratio ``top2 / top1`` of its two largest class
+    probabilities (seed docker_al_v1's ``ratio``).
+
+    In ``[0, 1]``: 1 when the two top classes tie (most informative), 0
+    when one class takes all. Like :class:`MarginStrategy` it reads only the
+    top two classes, but relative to the top one: ``(0.2, 0.1)`` and
+    ``(0.6, 0.3)`` both score 0.5. A single-class row has no runner-up and
+    an all-zero row no top class: both score 0. The per-box ratios
+    ``(num_boxes_i, )`` become one image score with ``reduction`` (default
+    ``'max'``: the image's most ambiguous box), highest first.
+    """
+
+    def box_uncertainty(self, probs):
+        if probs.shape[1] == 1:
+            return np.zeros(len(probs))
+        top2 = -np.partition(-probs, 1, axis=1)[:, :2]
+        top1 = top2[:, 0]
+        return np.where(top1 > 0, top2[:, 1] / np.where(top1 > 0, top1, 1.0),
+                        0.0)
