@@ -6,15 +6,17 @@ registration is lazy (:mod:`al_plugin.registration`): the components (torch,
 mmdet's models, matplotlib) are imported by the first lookup in a registry,
 so the pure-numpy parts (``al_plugin.strategies``, ``al_plugin.analysis``)
 and the tools that only read results start without them. The subpackages
-``datasets``, ``engine``, ``models`` and ``strategies`` are imported on first
-use as attributes too (``al_plugin.engine``).
+``datasets``, ``engine``, ``evaluation``, ``models``, ``service`` and
+``strategies`` are imported on first use as attributes too
+(``al_plugin.engine``).
 """
 import importlib
 
 from .registration import register_lazily
 from .version import __version__
 
-SUBPACKAGES = ('datasets', 'engine', 'models', 'strategies')
+SUBPACKAGES = ('datasets', 'engine', 'evaluation', 'models', 'service',
+               'strategies')
 
 register_lazily()
 

@@ -6,11 +6,14 @@ them into ``compare.json``::
 
     dict(strategy='entropy_digits', seed=0, cycle=1, num_labeled=600,
          num_total=4000, labeled_fraction=0.15, num_labeled_boxes=2130,
-         num_labeled_ignored_boxes=41, AP50=0.21, AP=None, metrics={...})
+         num_labeled_ignored_boxes=41, AP50=0.21, AP=None, metrics={...},
+         per_class_AP={'pascal_voc/AP50': {'dog': 0.3, 'cat': None}})
 
 ``num_labeled_boxes`` is the annotation cost of X_L in boxes (ignored
 boxes included, ``num_labeled_ignored_boxes`` of them); both are None for
-a ``results.json`` written before boxes were counted.
+a ``results.json`` written before boxes were counted. ``per_class_AP``
+(family -> class name -> AP or None, as ``results.json`` has it) is there
+when the run's evaluation gave per-class APs.
 
 A *curve* is what a strategy's seeds share: one point per cycle with the
 mean and the (population) standard deviation of the metric over seeds.
@@ -69,6 +72,8 @@ def rows_of_run(results: List[dict], strategy: str, seed) -> List[dict]:
                 AP50=first_metric(r['metrics'], AP50_KEYS),
                 AP=first_metric(r['metrics'], AP_KEYS),
                 metrics=r['metrics']))
+        if 'per_class_AP' in r:
+            rows[-1]['per_class_AP'] = r['per_class_AP']
     return rows
 
 
@@ -156,3 +161,44 @@ def fraction_to_reach(curve: Sequence[CurvePoint],
                 point.labeled_fraction - prev.labeled_fraction)
         prev = point
     return None
+
+
+def per_class_families(rows: List[dict]) -> List[str]:
+    """The per-class AP families of ``rows`` (``pascal_voc/AP50``,
+    ``coco/precision``), in order of first appearance."""
+    return list(dict.fromkeys(
+        family for row in rows for family in row.get('per_class_AP') or {}))
+
+
+def per_class_curves(rows: List[dict], family: str,
+                     baseline: Optional[str] = None
+                     ) -> Dict[str, Dict[str, List[CurvePoint]]]:
+    """:func:`curves` (or, with ``baseline``, :func:`paired_differences`)
+    of each class's AP of ``family``.
+
+    Args:
+        rows (list[dict]): Rows of any number of runs; those without the
+            family are left out.
+        family (str): A key of the rows' ``per_class_AP``.
+        baseline (str, optional): The strategy to subtract, paired by seed
+            and cycle. Defaults to None (the APs themselves).
+
+    Returns:
+        dict[str, dict[str, list[CurvePoint]]]: Class name (in order of
+        first appearance) -> strategy -> its points by cycle; a class with
+        no value in any row (no ground truth in the evaluated set) is left
+        out.
+    """
+    tables = [(row, (row.get('per_class_AP') or {}).get(family))
+              for row in rows]
+    tables = [(row, table) for row, table in tables if table]
+    names = dict.fromkeys(name for _, table in tables for name in table)
+    out = {}
+    for name in names:
+        class_rows = [dict(row, class_AP=table.get(name))
+                      for row, table in tables]
+        points = curves(class_rows, 'class_AP') if baseline is None else \
+            paired_differences(class_rows, baseline, 'class_AP')
+        if points:
+            out[name] = points
+    return out

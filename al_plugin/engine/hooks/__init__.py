@@ -9,6 +9,7 @@ from .cycle_checkpoint_hook import CycleCheckpointHook
 from .cycle_early_stopping_hook import CycleEarlyStoppingHook
 from .cycle_hooks import register_cycle_hooks
 from .cycle_results_hook import CycleResultsHook
+from .in_cycle_early_stopping_hook import InCycleEarlyStoppingHook
 
 #: the old name of ActiveLearningVisualizationHook (still registered)
 ALVisualizationHook = ActiveLearningVisualizationHook
@@ -17,6 +18,6 @@ __all__ = [
     'ActiveLearningStateHook', 'ActiveSelectionHook',
     'ActiveLearningVisualizationHook', 'ALVisualizationHook',
     'CheckpointCompatHook', 'CycleCheckpointHook', 'CycleEarlyStoppingHook',
-    'CycleResultsHook', 'register_cycle_hooks',
+    'CycleResultsHook', 'InCycleEarlyStoppingHook', 'register_cycle_hooks',
     'encode_for_weights_only', 'decode_from_weights_only'
 ]
