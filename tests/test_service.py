@@ -264,6 +264,7 @@ def test_a_whole_loop(setup):
         checkpoint='run/cycle_0.pth', epochs=2)).json()
     trained = service.wait(train['id'], seen=seen)
     assert trained['state'] == 'done', (trained, service.output())
+    assert trained['result']['started_from'] == 'run/cycle_0.pth'
     steps = [p['done'] for _, p in seen if p.get('stage') == 'training'
              and p['total']]
     assert steps and steps == sorted(steps) and steps[-1] == seen[-1][1][

@@ -142,5 +142,7 @@ def run_train(spec: dict, folder: str, progress, children: list) -> dict:
     atomic_write_json(
         osp.join(spec['work_dir'], 'service', 'latest.json'),
         dict(checkpoint=relative, job=osp.basename(folder)))
+    start = spec.get('checkpoint')
     return dict(checkpoint=relative, epochs=spec['epochs'],
-                started_from=spec.get('checkpoint'))
+                started_from=None if start is None else osp.relpath(
+                    start, spec['work_dir']).replace(os.sep, '/'))
