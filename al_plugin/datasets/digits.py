@@ -3,15 +3,9 @@
 The set is made by ``tools/make_digits_det.py`` from the handwritten digits
 bundled with scikit-learn, in both VOC and COCO format.
 """
-import json
-import xml.etree.ElementTree as ET
-
-from mmdet.datasets import CocoDataset, VOCDataset
 from mmdet.registry import DATASETS
 
-#: what a malformed annotation file makes mmdet's parsers raise
-_PARSE_ERRORS = (ET.ParseError, json.JSONDecodeError, AttributeError,
-                 KeyError, TypeError, ValueError)
+from .user import UserCocoDataset, UserVOCDataset
 
 DIGITS_METAINFO = {
     'classes': ('0', '1', '2', '3', '4', '5', '6', '7', '8', '9'),
@@ -23,14 +17,9 @@ DIGITS_METAINFO = {
 
 
 @DATASETS.register_module()
-class DigitsVOCDataset(VOCDataset):
-    """Digits detection set in VOC format.
-
-    Unlike :class:`mmdet.datasets.VOCDataset`, ``metainfo['dataset_type']``
-    is always ``'DIGITS'``, whatever the path, so that
-    :class:`mmdet.evaluation.VOCMetric` reports the digit class names instead
-    of VOC's and ``ConcatDataset`` joins the 2007 and 2012 parts without
-    ``ignore_keys``.
+class DigitsVOCDataset(UserVOCDataset):
+    """Digits detection set in VOC format: a :class:`UserVOCDataset` with
+    the digit classes, ``metainfo['dataset_type']`` ``'DIGITS'``.
 
     Examples:
         >>> dataset = DigitsVOCDataset(
@@ -43,22 +32,11 @@ class DigitsVOCDataset(VOCDataset):
     METAINFO = DIGITS_METAINFO
     DATASET_TYPE = 'DIGITS'
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self._metainfo['dataset_type'] = self.DATASET_TYPE
-
-    def parse_data_info(self, img_info: dict) -> dict:
-        """mmdet's parser, with an error that names the annotation file."""
-        try:
-            return super().parse_data_info(img_info)
-        except _PARSE_ERRORS as error:
-            raise ValueError(f'malformed annotation file '
-                             f'{img_info["xml_path"]}: {error}') from error
-
 
 @DATASETS.register_module()
-class DigitsCocoDataset(CocoDataset):
-    """Digits detection set in COCO format.
+class DigitsCocoDataset(UserCocoDataset):
+    """Digits detection set in COCO format: a :class:`UserCocoDataset`
+    with the digit classes.
 
     The json files hold the same images and boxes as the VOC tree; file
     names are relative to the data set root.
@@ -72,11 +50,4 @@ class DigitsCocoDataset(CocoDataset):
     """
 
     METAINFO = DIGITS_METAINFO
-
-    def load_data_list(self) -> list:
-        """mmdet's loader, with an error that names the annotation file."""
-        try:
-            return super().load_data_list()
-        except _PARSE_ERRORS as error:
-            raise ValueError(f'malformed annotation file {self.ann_file}: '
-                             f'{error}') from error
+    DATASET_TYPE = 'DIGITS'
