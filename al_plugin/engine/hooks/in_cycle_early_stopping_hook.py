@@ -90,7 +90,7 @@ class InCycleEarlyStoppingHook(EarlyStoppingHook):
     def before_train(self, runner) -> None:
         loop = runner.train_loop
         if not all(hasattr(loop, k) for k in ('cycle', 'plan',
-                                              'epoch_in_cycle')):
+                                              'end_cycle_training')):
             raise TypeError(
                 'InCycleEarlyStoppingHook needs an active-learning loop '
                 '(train_cfg type ActiveLearningLoop or a subclass), got '
@@ -116,7 +116,7 @@ class InCycleEarlyStoppingHook(EarlyStoppingHook):
         if stop:
             self.stopped = f'after epoch {done} of {total}: ' + \
                 message.strip()
-            loop.epoch_in_cycle = total  # the cycle's training ends
+            loop.end_cycle_training()
             runner.logger.info(f'cycle {loop.cycle}: training stops early '
                                f'{self.stopped}')
 

@@ -65,6 +65,12 @@ class PhasedTrainLoop(BaseLoop):
         self._phase_iter = 0
         self.stop_training = False  # a hook may set it to end the run
 
+    def end_cycle_training(self) -> None:
+        """Skip the rest of this cycle's plan: its training ends after the
+        running epoch (a hook's early stop within a cycle); the cycle's
+        evaluation and selection follow as usual."""
+        self.epoch_in_cycle = len(self.plan)
+
     # -- the plan -----------------------------------------------------------
     def build_plan(self) -> List[EpochSpec]:
         """Return the runner epochs of the plan, in order."""
