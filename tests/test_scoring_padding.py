@@ -10,8 +10,9 @@ from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
 import al_plugin  # noqa: F401
-from al_plugin.engine.scoring import (OUTPUTS, PoolBatch, compute_outputs,
-                                      padded_shape, score_loader)
+from al_plugin.engine.scoring import (FAMILY_OUTPUTS, OUTPUTS, PoolBatch,
+                                      compute_outputs, padded_shape,
+                                      score_loader)
 from al_plugin.export import subset_loader
 from al_plugin.models import build_adapter
 from .conftest import REPO, run_tool
@@ -115,8 +116,9 @@ def _padded_shapes(model, dataset, order, batch_size):
 @pytest.mark.parametrize('kind', ['miaod', 'retinanet', 'faster_rcnn'])
 def test_batch_of_8_in_another_order_equals_batch_1(mixed_pool, kind):
     model = _model(kind)
-    names = [n for n in OUTPUTS if kind == 'miaod' or
-             n != 'instance_uncertainty']
+    names = [n for n in OUTPUTS if (kind == 'miaod' or
+                                    n != 'instance_uncertainty')
+             and n not in FAMILY_OUTPUTS]  # tightness: test_tightness.py
     num = len(mixed_pool)
     order = list(range(num))
     shuffled = np.random.default_rng(0).permutation(num).tolist()
@@ -187,7 +189,8 @@ def test_one_backbone_pass_per_padded_shape():
     seen = []
     model.backbone.register_forward_hook(
         lambda module, args, out: seen.append(tuple(args[0].shape)))
-    names = [n for n in OUTPUTS if not n.startswith('flip_')]
+    names = [n for n in OUTPUTS if not n.startswith('flip_')
+             and n not in FAMILY_OUTPUTS]  # one-stage: no tightness
     adapter = build_adapter(model)
     out = compute_outputs(adapter, inputs, samples, names, SCORER_CFG)
     assert sorted(seen) == [(1, 3, 64, 96), (2, 3, 96, 64)]

@@ -42,12 +42,12 @@ CONFIGS = {
     'mining_digits.py': ('SelfSupervisedMiningStrategy', True),
     'mining_threshold_digits.py': ('SelfSupervisedMiningStrategy', True),
     'mining_pseudo_digits.py': ('SelfSupervisedMiningStrategy', True),
-    'entropy_faster_rcnn_digits.py': ('EntropyStrategy', True),
     'ratio_digits.py': ('RatioStrategy', True),
     'vae_digits.py': ('VAEReconstructionStrategy', True),
     'gmm_digits.py': ('GaussianMixtureStrategy', True),
     'badge_digits.py': ('GradientEmbeddingStrategy', True),
 }
+# the *_faster_rcnn_digits.py configs: tests/test_frcnn_experiment.py
 
 
 def run_tiny(config, work_dir, data_root, *extra):

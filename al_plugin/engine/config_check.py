@@ -4,11 +4,13 @@ import copy
 import inspect
 from typing import Iterator, Optional, Tuple
 
-from mmdet.registry import HOOKS
+from mmdet.registry import HOOKS, MODELS
 
+from al_plugin.models import OutputAdapter, adapter_class
+from al_plugin.registry import ADAPTERS
 from al_plugin.strategies import check_options, check_strategy_cfg
 from .hooks import ActiveSelectionHook
-from .scoring import check_scorer_cfg
+from .scoring import FAMILY_OUTPUTS, LABELED_OUTPUTS, check_scorer_cfg
 
 
 def _selection_hook_cls(hook_type) -> Optional[type]:
@@ -40,10 +42,11 @@ def check_selection_hooks(cfg) -> None:
     config must pass :func:`check_strategy_cfg`, ``scorer_cfg`` must set
     only options of the scorer's output functions (any of
     ``scoring.scorer_options()``, whatever the strategy), and the hook
-    must build (its strategy's option values and required outputs). No
-    model or dataset is built, so a misspelt name or option fails in
-    seconds, with the registered names or the accepted options in the
-    message.
+    must build (its strategy's option values and required outputs), and
+    the config's detector family must give those outputs
+    (:func:`check_model_outputs`). No model or dataset is built, so a
+    misspelt name or option fails in seconds, with the registered names
+    or the accepted options in the message.
 
     Args:
         cfg (Config | dict): An experiment config, ``--cfg-options``
@@ -72,6 +75,61 @@ def check_selection_hooks(cfg) -> None:
             if k not in ('type', '_scope_', 'priority')
         }
         try:
-            hook_cls(**options)
+            strategy = hook_cls(**options).strategy
         except (KeyError, TypeError, ValueError) as error:
             raise type(error)(f'{where}: {error}') from error
+        if isinstance(cfg.get('model'), dict):
+            check_model_outputs(
+                list(strategy.requires) +
+                [LABELED_OUTPUTS[n] for n in strategy.requires_labeled],
+                cfg['model'], hook.get('adapter'),
+                f'{where}: {strategy.name}')
+
+
+def adapter_gives(adapter: type, name: str) -> bool:
+    """Whether the output adapter class ``adapter`` computes the scorer
+    output ``name``: every adapter gives every output but those of
+    ``scoring.FAMILY_OUTPUTS``, which need the adapter to implement their
+    method (the base :class:`OutputAdapter`'s raises)."""
+    method = FAMILY_OUTPUTS.get(name)
+    return method is None or (getattr(adapter, method)
+                              is not getattr(OutputAdapter, method))
+
+
+def check_model_outputs(names, model_cfg: dict,
+                        adapter_cfg: Optional[dict] = None,
+                        who: str = 'the strategy') -> None:
+    """Raise ``TypeError`` if the detector of ``model_cfg`` cannot give a
+    scorer output in ``names`` (a one-stage detector has no proposals to
+    measure tightness on), naming the output, the detector, its family
+    and the families that do give it. No model is built: the family is
+    the one of the adapter that ``model.type`` (its class) gets.
+
+    Args:
+        names (Sequence[str]): Keys of ``scoring.OUTPUTS``.
+        model_cfg (dict): The config's ``model``.
+        adapter_cfg (dict, optional): The hook's ``adapter``, if it names
+            one; else the first registered adapter that applies.
+        who (str): How the message names the strategy.
+    """
+    model_type = model_cfg.get('type')
+    if isinstance(model_type, str):
+        model_type = MODELS.get(model_type)
+    if not inspect.isclass(model_type):
+        return  # an unknown type fails when the Runner builds the model
+    adapter = (ADAPTERS.get(adapter_cfg.get('type')) if adapter_cfg else
+               adapter_class(model_type))
+    if adapter is None:
+        return  # build_adapter names the registered ones at run time
+    for name in names:
+        if not adapter_gives(adapter, name):
+            others = [
+                f'{a.__name__} ({a.family})'
+                for a in ADAPTERS.module_dict.values()
+                if adapter_gives(a, name)
+            ]
+            raise TypeError(
+                f'{who} requires the output {name!r}, which '
+                f'{adapter.__name__} cannot compute for '
+                f'model.type={model_type.__name__} ({adapter.family}); '
+                f'adapters that give it: {", ".join(others) or "none"}')

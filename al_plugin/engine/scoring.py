@@ -49,11 +49,11 @@ from .pool_batch import (ImageGroup, PoolBatch, flip_inputs, padded_shape,
 from .progress import ScoringProgress
 
 __all__ = [
-    'ImageGroup', 'LABELED_OUTPUTS', 'OUTPUTS', 'PoolBatch',
+    'FAMILY_OUTPUTS', 'ImageGroup', 'LABELED_OUTPUTS', 'OUTPUTS', 'PoolBatch',
     'ScoringProgress', 'check_output_names', 'check_scorer_cfg',
     'class_probs', 'compute_outputs', 'features', 'flip_inputs',
     'grad_embedding', 'instance_uncertainty', 'output_options', 'padded_shape',
-    'score_loader', 'scorer_options', 'unflip_boxes'
+    'score_loader', 'scorer_options', 'tightness', 'unflip_boxes'
 ]
 
 
@@ -176,6 +176,32 @@ def grad_embedding(batch: PoolBatch,
     return _stacked(rows)
 
 
+def tightness(batch: PoolBatch,
+              max_boxes: int = 100,
+              box_score_thr: float = 0.05) -> np.ndarray:
+    """Localization tightness and confidence of each image's most
+    confident candidates (two-stage detectors only: ``FAMILY_OUTPUTS``).
+
+    Per image, its RPN proposals ``R`` ranked by confidence ``P = max_c
+    p_c`` (stable), the first ``max_boxes`` with ``P >= box_score_thr``
+    kept (the candidates of :func:`class_probs`); per box the tightness
+    ``T = IoU(R, B)``, ``B`` the box the RoI head refines ``R`` into
+    (:func:`al_plugin.models.tightness.box_tightness`).
+
+    Returns:
+        np.ndarray: object array ``(N, )``; element i is ``(n_i, 2)``
+        float32, columns ``(T, P)``, most confident first.
+    """
+    kept = []
+    for rows in batch.per_image(lambda group: group.adapter.
+                                proposal_tightness(group.feats,
+                                                   group.samples)):
+        order = torch.sort(rows[:, 1], descending=True, stable=True)[1]
+        order = order[:max_boxes]
+        kept.append(rows[order[rows[order, 1] >= box_score_thr]].float())
+    return _rows(kept)
+
+
 def _detection_output(source: str, field: str) -> Callable:
 
     def output(batch: PoolBatch) -> np.ndarray:
@@ -198,6 +224,7 @@ OUTPUTS: Dict[str, Callable] = {
     'features': features,
     'class_probs': class_probs,
     'grad_embedding': grad_embedding,
+    'tightness': tightness,
     **{
         f'{prefix}_{key}': _detection_output(source, field)
         for prefix, source in (('det', 'detections'),
@@ -206,6 +233,10 @@ OUTPUTS: Dict[str, Callable] = {
                            ('labels', 'labels'))
     },
 }
+
+#: outputs only some detector families give: name -> the
+#: :class:`OutputAdapter` method they need (checked at config load)
+FAMILY_OUTPUTS: Dict[str, str] = {'tightness': 'proposal_tightness'}
 
 #: outputs over the labeled images X_L, what a strategy may list in
 #: ``requires_labeled``: name -> the :data:`OUTPUTS` entry computed for

@@ -27,6 +27,7 @@ from al_plugin.registry import ADAPTERS
 from .dense_heads import MIAODHead
 from .gradient_embedding import ClsLayerTerms, layer_calls, loss_spec
 from .losses.miaod_losses import instance_uncertainty
+from .tightness import roi_tightness
 from .utils import levels_to_instances
 
 
@@ -43,12 +44,21 @@ class OutputAdapter:
         model (nn.Module): The detector (not a DDP wrapper).
     """
 
+    #: the detector family, as messages name it
+    family = 'detectors'
+
     def __init__(self, model) -> None:
         self.model = model
 
     @classmethod
     def applies_to(cls, model) -> bool:
         """Whether this adapter knows how to read ``model``."""
+        return cls.applies_to_type(type(model))
+
+    @classmethod
+    def applies_to_type(cls, model_type: type) -> bool:
+        """Whether it reads detectors of class ``model_type`` (a config's
+        ``model.type``, at config load before any model exists)."""
         return False
 
     @property
@@ -161,6 +171,16 @@ class OutputAdapter:
         raise NotImplementedError(
             f'{type(self).__name__} does not know the classification loss')
 
+    def proposal_tightness(self, feats: Tuple[Tensor],
+                           samples) -> List[Tensor]:
+        """Per image ``(n_i, 2)``: each proposal's IoU with the box the
+        detector refines it into, and its confidence (:mod:`.tightness`)."""
+        raise NotImplementedError(
+            f'{type(self).__name__} cannot compute the localization '
+            f'tightness of {type(self.model).__name__} ({self.family}): it '
+            'needs a two-stage detector, whose RoI head refines RPN '
+            'proposals (Faster R-CNN and kin)')
+
 
 @ADAPTERS.register_module()
 class DenseHeadAdapter(OutputAdapter):
@@ -169,9 +189,11 @@ class DenseHeadAdapter(OutputAdapter):
     whose cell lies inside the image (``prior_generator.valid_flags`` of
     the image's ``img_shape``)."""
 
+    family = 'one-stage detectors: no proposals'
+
     @classmethod
-    def applies_to(cls, model) -> bool:
-        return isinstance(model, SingleStageDetector)
+    def applies_to_type(cls, model_type):
+        return issubclass(model_type, SingleStageDetector)
 
     def feature_strides(self):
         return list(self.model.bbox_head.prior_generator.strides)
@@ -279,9 +301,11 @@ class TwoStageAdapter(OutputAdapter):
     an RPN proposal (``test_cfg.rpn``: NMS and ``max_per_img``; clipped to
     the image's ``img_shape``) classified by the RoI box head."""
 
+    family = 'two-stage detectors: RPN proposals, RoI head'
+
     @classmethod
-    def applies_to(cls, model) -> bool:
-        return isinstance(model, TwoStageDetector)
+    def applies_to_type(cls, model_type):
+        return issubclass(model_type, TwoStageDetector)
 
     def feature_strides(self):
         return list(self.model.rpn_head.prior_generator.strides)
@@ -335,6 +359,11 @@ class TwoStageAdapter(OutputAdapter):
         loss_cls = self.model.roi_head.bbox_head.loss_cls
         return loss_spec(loss_cls, getattr(loss_cls, 'use_sigmoid', False))
 
+    def proposal_tightness(self, feats, samples):
+        """:func:`.tightness.roi_tightness` of each image's proposals."""
+        return roi_tightness(self.model.roi_head, feats,
+                             self.proposals(feats, samples), samples)
+
 
 def build_adapter(model, cfg: Optional[dict] = None) -> OutputAdapter:
     """The adapter ``cfg`` names, or the first registered one that applies.
@@ -355,3 +384,10 @@ def build_adapter(model, cfg: Optional[dict] = None) -> OutputAdapter:
         f'no output adapter applies to {type(model).__name__}; registered: '
         f'{sorted(ADAPTERS.module_dict)} (register one in ADAPTERS, or name '
         'it as ActiveSelectionHook(adapter=dict(type=...)))')
+
+
+def adapter_class(model_type: type) -> Optional[type]:
+    """The first registered adapter whose ``applies_to_type`` accepts
+    detectors of class ``model_type``, or None."""
+    return next((adapter for adapter in ADAPTERS.module_dict.values()
+                 if adapter.applies_to_type(model_type)), None)

@@ -4,7 +4,8 @@ from .builder import check_options, check_strategy_cfg, init_options
 from .diversity import CoreSetStrategy, KMeansStrategy, kmeans_pp_seeds
 from .gradient import GradientEmbeddingStrategy
 from .hybrid import HybridStrategy
-from .localization import LocalizationStabilityStrategy
+from .localization import (LocalizationStabilityStrategy,
+                           LocalizationTightnessStrategy)
 from .miaod import InstanceUncertaintyStrategy
 from .mining import SelfSupervisedMiningStrategy
 from .mixture import GaussianMixtureStrategy, proportional_quotas
@@ -20,6 +21,7 @@ __all__ = [
     'GradientEmbeddingStrategy', 'HybridStrategy',
     'InstanceUncertaintyStrategy', 'KMeansStrategy',
     'LeastConfidenceStrategy', 'LocalizationStabilityStrategy',
+    'LocalizationTightnessStrategy',
     'MarginStrategy', 'RandomStrategy', 'RatioStrategy',
     'SelfSupervisedMiningStrategy', 'VAEReconstructionStrategy',
     'check_options', 'check_strategy_cfg', 'init_options',

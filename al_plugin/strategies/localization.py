@@ -1,4 +1,5 @@
-"""Localization stability under a horizontal flip."""
+"""Localization-aware strategies: stability under a horizontal flip, and
+tightness of a two-stage detector's refined proposals."""
 import numpy as np
 
 from al_plugin.registry import STRATEGIES
@@ -83,4 +84,76 @@ class LocalizationStabilityStrategy(BaseStrategy):
             stability = ((weights * best).sum() / weight_sum
                          if weight_sum > 0 else best.mean())
             scores[i] = 1.0 - stability
+        return scores
+
+
+@STRATEGIES.register_module()
+class LocalizationTightnessStrategy(BaseStrategy):
+    """Images whose boxes' localization and classification disagree most:
+    localization tightness with classification (Kao et al.,
+    "Localization-Aware Active Learning for Object Detection", ACCV 2018),
+    for two-stage detectors.
+
+    Reads ``outputs['tightness']``: an object array (or list) of length N
+    whose element i is ``(n_i, 2)`` float (``n_i`` may be 0), one row per
+    kept candidate box of image i (see ``scoring.tightness``): column 0 the
+    tightness ``T = IoU(R, B)`` of the RPN proposal ``R`` and the box ``B``
+    the RoI head refines it into, column 1 the box's classification
+    confidence ``P = max_c p_c`` (background excluded); both in [0, 1].
+
+    Per box, the paper's consistency of the two,
+
+        J = |T + P - 1|   (n_i, ), in [0, 1],
+
+    is near 1 when they agree (a tight box the head is sure of, T ~ P ~ 1;
+    or a box the regression moves far that the head rejects, T ~ P ~ 0)
+    and near 0 when they disagree (a box left in place but doubted, or one
+    moved far yet scored high). The image's consistency is the ``reduction``
+    of J over its boxes (the paper: ``min``, its least consistent box) and
+    the paper labels the least consistent images first; here an image
+    scores ``1 - reduction(J)`` (higher = less consistent = picked first,
+    the paper's order). An image without boxes scores ``empty_score``.
+
+    Args:
+        reduction (str): ``'min'`` (the paper) or ``'mean'`` over the
+            boxes' J. Defaults to ``'min'``.
+        empty_score (float): Score of an image without kept boxes.
+            Defaults to 0.0 (never preferred to an image with boxes).
+        **kwargs: :class:`BaseStrategy` options.
+    """
+
+    requires = ('tightness', )
+    reductions = ('min', 'mean')
+
+    def __init__(self, reduction: str = 'min', empty_score: float = 0.0,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        if reduction not in self.reductions:
+            raise ValueError(f'reduction must be one of {self.reductions}, '
+                             f'got {reduction!r}')
+        if not isinstance(empty_score, (int, float)) or isinstance(
+                empty_score, bool):
+            raise TypeError(
+                f'empty_score must be a number, got {empty_score!r}')
+        self.reduction = reduction
+        self.empty_score = float(empty_score)
+
+    @staticmethod
+    def box_consistency(rows: np.ndarray) -> np.ndarray:
+        """``J = |T + P - 1|`` ``(n, )`` of ``(n, 2)`` rows ``(T, P)``."""
+        return np.abs(rows[:, 0] + rows[:, 1] - 1.0)
+
+    def score(self, outputs):
+        rows_of = outputs['tightness']
+        reduce = getattr(np, self.reduction)
+        scores = np.full(len(rows_of), self.empty_score, dtype=np.float64)
+        for i, rows in enumerate(rows_of):
+            rows = np.asarray(rows, dtype=np.float64)
+            if rows.size == 0:
+                continue
+            if rows.ndim != 2 or rows.shape[1] != 2:
+                raise ValueError(f'tightness[{i}] must be (num_boxes, 2) '
+                                 f'(tightness, confidence), got shape '
+                                 f'{rows.shape}')
+            scores[i] = 1.0 - reduce(self.box_consistency(rows))
         return scores
