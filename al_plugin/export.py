@@ -9,7 +9,9 @@ folder that :func:`score_images` scored) an export is two files:
   ``categories`` (``id`` = label + 1, ``name`` = the class name) and
   ``annotations``: the model's detections with ``score >= score_thr`` as
   pre-annotations, ``bbox`` ``[x, y, w, h]`` in the original image frame
-  (clipped to the image), ``score`` kept as an extra field.
+  (clipped to the image), ``segmentation`` ``[]`` (a box without a mask,
+  as COCO allows; COCO readers such as datumaro expect the field),
+  ``score`` kept as an extra field.
 - ``<prefix>_images.txt``: the absolute image paths, one a line, in the
   same order as ``images``.
 
@@ -257,6 +259,7 @@ def to_coco(records: Sequence[dict],
                           float(w), float(h)],
                     area=float(w * h),
                     iscrowd=0,
+                    segmentation=[],
                     score=float(score)))
     return dict(
         info=dict(

@@ -77,8 +77,9 @@ def _voc_objects(root, year, name):
 def test_same_seed_same_files(tmp_path):
     flags = ['--num-trainval', '16', '--num-test', '4', *BURSTS]
     first = _hash_tree(_make(tmp_path / 'a', *flags))
-    # 20 images and their xml, 3 image sets, 2 COCO files, 2 json
-    assert len(first) == 2 * 20 + 3 + 2 + 2
+    # 20 images, their xml and their links in images/, 3 image sets,
+    # 2 labelmap.txt, 2 COCO files, 2 json
+    assert len(first) == 3 * 20 + 3 + 2 + 2 + 2
     assert first == _hash_tree(_make(tmp_path / 'b', *flags))
     other = _hash_tree(_make(tmp_path / 'c', *flags, '--seed', '1'))
     assert other['bursts.json'] != first['bursts.json']

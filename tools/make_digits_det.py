@@ -10,9 +10,18 @@ COCO json files, with the same images and boxes::
     ├── annotations/
     │   ├── instances_trainval.json     # DIGITS2007 + DIGITS2012 trainval
     │   └── instances_test.json         # DIGITS2007 test
+    ├── images/VOCdevkit/...            # hard links to the JPEGs (COCO)
     └── VOCdevkit/
-        ├── DIGITS2007/{JPEGImages,Annotations,ImageSets/Main}
-        └── DIGITS2012/{JPEGImages,Annotations,ImageSets/Main}
+        ├── DIGITS2007/{JPEGImages,Annotations,ImageSets/Main,labelmap.txt}
+        └── DIGITS2012/{JPEGImages,Annotations,ImageSets/Main,labelmap.txt}
+
+Both open in the annotation tools' own libraries (datumaro, which CVAT
+imports with): a year folder is a VOC data set whose ``labelmap.txt`` declares
+the digit classes, and the COCO jsons follow COCO's folder layout, their
+``file_name`` (``VOCdevkit/DIGITS2007/JPEGImages/000001.jpg``) resolving both
+from ``<out>`` (mmdet's ``data_prefix=dict(img='')``) and from ``<out>/images``
+(COCO's layout), where the JPEGs are hard-linked (copied where the file system
+has no hard links).
 
 The pool is deliberately uneven, like real data: classes are long-tailed,
 images range from easy (one or two large clean digits) to crowded (small,
@@ -42,12 +51,17 @@ from PIL import Image, ImageDraw, ImageFilter
 
 CLASSES = tuple(str(i) for i in range(10))
 # Bump when the generator changes, so stale outputs are not up to date.
-FORMAT_VERSION = 1
+# 2: labelmap.txt in each year folder, images/ (COCO layout), segmentation [].
+FORMAT_VERSION = 2
 YEARS = ('2007', '2012')
 # Share of the trainval images that go to DIGITS2007, the rest to 2012.
 TRAINVAL_2007_FRAC = 1 / 3
 TEST_GLYPH_FRAC = 0.2
 JPEG_QUALITY = 90
+# The VOC year folder's class list, read by datumaro / CVAT.
+LABELMAP_FILE = 'labelmap.txt'
+# What the COCO json's file_name values are relative to in COCO's layout.
+COCO_IMAGES_DIR = 'images'
 # A pixel of an upscaled glyph (normalised to [0, 1]) is ink above this.
 INK_THRESHOLD = 0.3
 MIN_DIGIT_SIZE = 10
@@ -631,6 +645,8 @@ def coco_annotation(ann_id: int, image_id: int, obj: DigitObject) -> dict:
     mmdet's ``CocoDataset`` turns ``[x, y, w, h]`` into ``[x, y, x + w, y +
     h]``, which gives back the VOC loader's ``[x0, y0, x1, y1]``. Difficult
     digits are marked ``iscrowd``, which mmdet ignores like VOC's difficult.
+    ``segmentation`` is ``[]`` (a box without a mask, as COCO allows): COCO
+    readers such as datumaro expect the field.
     """
     x0, y0, x1, y1 = obj.box
     return dict(
@@ -639,7 +655,8 @@ def coco_annotation(ann_id: int, image_id: int, obj: DigitObject) -> dict:
         category_id=obj.label + 1,
         bbox=[x0, y0, x1 - x0, y1 - y0],
         area=(x1 - x0) * (y1 - y0),
-        iscrowd=int(obj.difficult))
+        iscrowd=int(obj.difficult),
+        segmentation=[])
 
 
 class ImageTask(NamedTuple):
@@ -785,8 +802,8 @@ def write_voc_image(out_dir: str, task: ImageTask, image: np.ndarray,
 
 
 def write_image_sets(out_dir: str, tasks: Sequence[ImageTask]) -> None:
-    """Write ``ImageSets/Main/<subset>.txt`` of every year, in task order.
-    """
+    """Write ``ImageSets/Main/<subset>.txt`` of every year, in task order,
+    and the year's ``labelmap.txt`` (:func:`labelmap`)."""
     lines = {}
     for task in tasks:
         lines.setdefault((task.folder, task.subset), []).append(task.name)
@@ -796,6 +813,26 @@ def write_image_sets(out_dir: str, tasks: Sequence[ImageTask]) -> None:
         os.makedirs(osp.dirname(path), exist_ok=True)
         with open(path, 'w') as f:
             f.write(''.join(f'{name}\n' for name in names))
+    for folder in sorted({folder for folder, _ in lines}):
+        with open(osp.join(out_dir, 'VOCdevkit', folder, LABELMAP_FILE),
+                  'w') as f:
+            f.write(labelmap())
+
+
+def labelmap() -> str:
+    """The ``labelmap.txt`` of a VOC year folder: one ``name:color:parts:
+    actions`` line a class, in label order, with no colour, parts or
+    actions.
+
+    datumaro (and CVAT, which imports VOC with it) read the classes of a VOC
+    folder from this file; without it they expect VOC's 20 classes and stop
+    at the first digit (``Undeclared label``).
+
+    Returns:
+        str: The file's text.
+    """
+    return '# label:color_rgb:parts:actions\n' + ''.join(
+        f'{name}:::\n' for name in CLASSES)
 
 
 def image_file_name(task: ImageTask) -> str:
@@ -854,11 +891,38 @@ def write_coco(path: str,
 
 def write_coco_subsets(out_dir: str, records: Records, **kwargs) -> None:
     """Write ``annotations/instances_<subset>.json`` of every subset of
-    ``records``; ``kwargs`` go to :func:`write_coco`."""
+    ``records`` and link their images into COCO's layout
+    (:func:`link_coco_images`); ``kwargs`` go to :func:`write_coco`."""
     for subset, items in records.items():
         write_coco(
             osp.join(out_dir, 'annotations', f'instances_{subset}.json'),
             items, **kwargs)
+        link_coco_images(out_dir, [task for task, _, _ in items])
+
+
+def link_coco_images(out_dir: str, tasks: Sequence[ImageTask]) -> None:
+    """Make ``<out_dir>/images/<file_name>`` the image of every task.
+
+    COCO's layout puts the images in ``images/`` beside ``annotations/``,
+    and COCO readers (datumaro, CVAT) resolve ``file_name`` there; mmdet's
+    configs resolve the same ``file_name`` from ``out_dir``. Each image is
+    hard-linked (no second copy on disk), or copied where the file system
+    refuses hard links. A symbolic link would not do: datumaro rejects a
+    path that resolves outside ``images/``.
+
+    Args:
+        out_dir (str): The data set root, whose ``VOCdevkit`` holds the
+            images already.
+        tasks (Sequence[:obj:`ImageTask`]): The images to link.
+    """
+    for task in tasks:
+        src = osp.join(out_dir, image_file_name(task))
+        dst = osp.join(out_dir, COCO_IMAGES_DIR, image_file_name(task))
+        os.makedirs(osp.dirname(dst), exist_ok=True)
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copyfile(src, dst)
 
 
 def generation_settings(args: argparse.Namespace) -> dict:
@@ -907,12 +971,19 @@ def build_atomically(out: str, meta: dict, force: bool,
     """
     out = osp.normpath(out)
     if osp.exists(out):
-        if read_meta(out) == meta:
+        old = read_meta(out)
+        if old == meta:
             return None
         if not force:
+            why = 'was not made with these flags'
+            version = meta.get('format_version')
+            if old is not None and old.get('format_version') != version:
+                why = (f'was made by another version of the generator '
+                       f'(format_version {old.get("format_version")}, now '
+                       f'{version})')
             raise FileExistsError(
-                f'{out} exists and was not made with these flags (see its '
-                'meta.json); pass --force to replace it')
+                f'{out} exists and {why} (see its meta.json); pass --force '
+                'to replace it')
     tmp = f'{out}.tmp-{os.getpid()}'
     shutil.rmtree(tmp, ignore_errors=True)
     try:

@@ -22,11 +22,13 @@ changed), plus the burst record ``bursts.json``::
     ├── meta.json                       # the flags used
     ├── bursts.json                     # burst of every trainval image
     ├── annotations/instances_{trainval,test}.json
-    └── VOCdevkit/DIGITS{2007,2012}/{JPEGImages,Annotations,ImageSets/Main}
+    ├── images/VOCdevkit/...            # hard links to the JPEGs (COCO)
+    └── VOCdevkit/DIGITS{2007,2012}/{JPEGImages,Annotations,ImageSets/Main,
+                                     labelmap.txt}
 
 ``bursts.json`` is the home of the burst metadata::
 
-    {"format_version": 1,
+    {"format_version": 2,
      "bursts": [{"id": 0, "year": "2007", "kind": "medium", "length": 3,
                  "first_image": 1, "height": 150, "width": 170,
                  "scene_height": 176, "scene_width": 196}, ...],
@@ -68,7 +70,8 @@ if TOOLS not in sys.path:
 import make_digits_det as mdd  # noqa: E402
 
 # Bump when this generator changes, so stale outputs are not up to date.
-FORMAT_VERSION = 1
+# 2: labelmap.txt, images/ and segmentation [] (make_digits_det.py's 2).
+FORMAT_VERSION = 2
 BURSTS_FILE = 'bursts.json'
 # A digit with less of its ink inside the frame is ignored (difficult).
 MIN_VISIBLE = 0.5
