@@ -5,12 +5,14 @@ The user data sets are the tiny built-in set (``digits_root``) renamed: a
 VOC tree in ``VOC2007/`` + ``VOC2012/`` whose digits are all one class,
 and a COCO json whose digits are 3 classes by shape."""
 import json
+import logging
 import re
 import shutil
 
 import numpy as np
 import pytest
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 
 from al_plugin.datasets import (UserCocoDataset, UserVOCDataset,
                                 user_coco_data, user_voc_data)
@@ -213,7 +215,7 @@ def test_malformed_annotation_files_are_named(tmp_path, digits_root):
         UserCocoDataset(ann_file=str(ann), metainfo=dict(classes=('a', )))
 
 
-def test_class_names_are_checked(tmp_path, digits_root, capfd):
+def test_class_names_are_checked(tmp_path, digits_root):
     root = voc_tree(digits_root, tmp_path / 'my_voc', lambda name: name)
     voc = dict(data_root=str(root), ann_file='VOC2007/ImageSets/Main/'
                'test.txt', data_prefix=dict(sub_data_root='VOC2007/'))
@@ -223,10 +225,19 @@ def test_class_names_are_checked(tmp_path, digits_root, capfd):
         UserVOCDataset(**voc, metainfo=dict(classes='7'))
     with pytest.raises(ValueError, match=r"lists \['7'\] more than once"):
         UserVOCDataset(**voc, metainfo=dict(classes=('7', '1', '7')))
-    # names outside the classes: left out, counted in one warning
-    capfd.readouterr()
-    dataset = UserVOCDataset(**voc, metainfo=dict(classes=('7', )))
-    log = ''.join(capfd.readouterr())
+    # names outside the classes: left out, counted in one warning (read
+    # from the logger: a stream handler an earlier test's runner set up may
+    # write past pytest's capture)
+    messages = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        dataset = UserVOCDataset(**voc, metainfo=dict(classes=('7', )))
+    finally:
+        logger.removeHandler(handler)
+    log = '\n'.join(messages)
     names = re.findall(r'<name>(\w+)</name>', ''.join(
         (root / 'VOC2007' / 'Annotations' / f'{img_id}.xml').read_text()
         for img_id in (root / voc['ann_file']).read_text().split()))
