@@ -84,12 +84,12 @@ class Service:
         self.log.close()
 
 
-@pytest.fixture(scope='module')
-def setup(tmp_path_factory, digits_root):
-    """A work dir with a one-cycle entropy model (``run/cycle_0.pth``), a
-    data root with the 32 trainval images in ``pool/`` plus a corrupt one,
-    the ground truth, and a running service over them."""
-    base = tmp_path_factory.mktemp('service')
+def service_tree(base, digits_root):
+    """Under ``base``: ``work/run``, a one-cycle entropy run (its
+    ``cycle_0.pth`` and dumped config), and ``data/``: the 32 trainval
+    images in ``pool/`` (named ``<year>_<file>``) plus a corrupt
+    ``zz_broken.jpg``, and their ground truth ``gt.json`` (renamed so).
+    Returns ``dict(work, data, run, gt)``."""
     work, data = base / 'work', base / 'data'
     run_dir = work / 'run'
     subprocess.run([
@@ -107,10 +107,18 @@ def setup(tmp_path_factory, digits_root):
         image['file_name'] = name
     (data / 'pool' / 'zz_broken.jpg').write_bytes(b'not a jpeg at all')
     (data / 'gt.json').write_text(json.dumps(gt))
-    service = Service(work, data, run_dir)
-    yield dict(work=work, data=data, run=run_dir, gt=gt, service=service)
-    if service.process.poll() is None:
-        service.stop()
+    return dict(work=work, data=data, run=run_dir, gt=gt)
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory, digits_root):
+    """:func:`service_tree` and a running service over it."""
+    state = service_tree(tmp_path_factory.mktemp('service'), digits_root)
+    state['service'] = Service(state['work'], state['data'], state['run'])
+    yield state
+    # the service running now: a test may have restarted it
+    if state['service'].process.poll() is None:
+        state['service'].stop()
 
 
 def select_body(**kwargs):
@@ -281,6 +289,47 @@ def test_a_whole_loop(setup):
     assert result['num_labeled'] == BUDGET and result['num_pool'] == 29
     assert not {s['image'] for s in result['selected']} & {
         f'pool/{p}' for p in picked}
+
+
+def test_evaluate_gives_map_overall_and_per_class(setup):
+    service, gt = setup['service'], setup['gt']
+    names = [i['file_name'] for i in gt['images'][:6]]
+    (setup['data'] / 'six.json').write_text(json.dumps(labels_of(gt, names)))
+    # the one-cycle model scores every box below test_cfg's 0.05
+    (setup['run'] / 'all_boxes.py').write_text(
+        "_base_ = './entropy_digits.py'\n"
+        'model = dict(test_cfg=dict(score_thr=0.0))\n')
+    seen = []
+    job = service.wait(service.client.post('/evaluate', json=dict(
+        labels='six.json', images='pool', config='all_boxes.py',
+        checkpoint='run/cycle_0.pth')).json()['id'], seen=seen)
+    assert job['state'] == 'done', (job, service.output())
+    result = job['result']
+    assert result['num_images'] == 6 and result['notes'] == []
+    for key in ('pascal_voc/mAP', 'coco/bbox_mAP', 'coco/bbox_mAP_50'):
+        assert 0 <= result['metrics'][key] <= 1
+    classes = [c['name'] for c in gt['categories']]
+    assert set(result['per_class']) == {'pascal_voc/AP50', 'coco/precision'}
+    for table in result['per_class'].values():
+        assert list(table) == classes
+    present = {c['name'] for c in gt['categories'] if any(
+        a['category_id'] == c['id'] for a in labels_of(gt, names)
+        ['annotations'])}
+    voc = result['per_class']['pascal_voc/AP50']
+    assert {c for c, ap in voc.items() if ap is not None} == present
+    evaluating = [p for _, p in seen if p['stage'] == 'evaluating']
+    assert evaluating[-1]['done'] == evaluating[-1]['total'] == 6
+    # no detection at all: COCO gives no value, and the result says why
+    job = service.wait(service.client.post('/evaluate', json=dict(
+        labels='six.json', images='pool', config='entropy_digits.py',
+        checkpoint='run/cycle_0.pth', metrics=['coco'])).json()['id'])
+    assert job['state'] == 'done', (job, service.output())
+    assert 'no detection' in job['result']['notes'][0]
+    answer = service.client.post('/evaluate', json=dict(
+        labels='six.json', images='pool', config='entropy_digits.py',
+        checkpoint='run/cycle_0.pth', metrics=['map']))
+    assert answer.status_code == 422
+    assert answer.json()['detail'][0]['loc'][:2] == ['body', 'metrics']
 
 
 def test_a_killed_service_marks_its_job_failed(setup):

@@ -11,14 +11,25 @@
   and answers at once (202) with its id and how many jobs are ahead;
 - ``POST /train`` (:class:`~.schemas.TrainRequest`): queues a train job
   (:mod:`.training`); its checkpoint becomes "latest";
+- ``POST /evaluate`` (:class:`~.schemas.EvaluateRequest`): queues an
+  evaluate job (:mod:`.evaluate`): mAP overall and per class;
 - ``GET /jobs``, ``GET /jobs/{id}``: state, progress (done / total, rate,
   ETA) and, when done, the result (the ranked images with scores and boxes,
   the skipped ones, the exports' paths);
-- ``GET /files/{path}``: a file of the work dir (the exports).
+- ``GET /files/{path}``: a file of the work dir (the exports);
+- ``GET /``: the review page of the latest selection (:mod:`.review`; a
+  browser gives the token as ``/?token=``, then as a cookie).
+- ``/ls/health``, ``/ls/setup``, ``/ls/predict``, ``/ls/webhook``: Label
+  Studio's ML-backend protocol (:mod:`.label_studio`; connect the model
+  URL ``http://HOST:PORT/ls``).
 
 Errors: a path out of its folder is 403, a missing one 404, a bad field or
 an unknown strategy / option 422, each naming the field; a body over
 ``max_body`` bytes is 413; without the token (when one is set) 401.
+
+The token is ``Authorization: Bearer <token>`` or HTTP Basic auth, any
+user, the token as password: Label Studio calls an ML backend only so
+(model connection form: *Basic Authentication*, password the token).
 """
 import fcntl
 import os
@@ -31,9 +42,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from al_plugin.version import __version__
+from .guards import BodyLimit, basic_password
 from .jobs import JobRunner, JobStore, read_json
 from .paths import PathRefused, resolve_inside
-from .schemas import SelectRequest, TrainRequest
+from .review import page_token, review_router
+from .schemas import (EvaluateRequest, LabelsRequest, SelectRequest,
+                      TrainRequest)
 
 #: the file a train job writes to point "latest" at its checkpoint
 LATEST_FILE = 'latest.json'
@@ -47,14 +61,19 @@ class ServiceSettings(NamedTuple):
         data_root (str): Images and labels (``--data-root``).
         config_dir (str): The configs requests may name.
         token (str, optional): Required as ``Authorization: Bearer <token>``
-            on every route but ``/health`` when set.
+            (or Basic auth, the token as password) on every route but
+            ``/health`` when set.
         max_body (int): Largest request body, bytes.
+        label_studio (LabelStudioSettings, optional): How the ``/ls``
+            routes answer Label Studio (:mod:`.label_studio`); None: they
+            answer ``/ls/health`` and say the rest are not configured.
     """
     work_dir: str
     data_root: str
     config_dir: str
     token: Optional[str] = None
     max_body: int = 1 << 20
+    label_studio: Optional[Any] = None
 
 
 class RequestError(Exception):
@@ -64,40 +83,6 @@ class RequestError(Exception):
     def __init__(self, status: int, field: str, message: str) -> None:
         super().__init__(message)
         self.status, self.field = status, field
-
-
-class BodyLimit:
-    """ASGI middleware: a request body over ``max_body`` bytes gets 413
-    before any route reads it (with or without ``Content-Length``)."""
-
-    def __init__(self, app, max_body: int) -> None:
-        self.app, self.max_body = app, max_body
-
-    async def __call__(self, scope, receive, send):
-        if scope['type'] != 'http':
-            return await self.app(scope, receive, send)
-        body, more = b'', True
-        while more:
-            message = await receive()
-            if message['type'] != 'http.request':
-                break
-            body += message.get('body', b'')
-            more = message.get('more_body', False)
-            if len(body) > self.max_body:
-                response = JSONResponse(
-                    dict(detail=f'the request body is over '
-                         f'{self.max_body} bytes'), status_code=413)
-                return await response(scope, receive, send)
-        sent = False
-
-        async def replay():
-            nonlocal sent
-            if not sent:
-                sent = True
-                return dict(type='http.request', body=body, more_body=False)
-            return await receive()
-
-        return await self.app(scope, replay, send)
 
 
 def strategy_table() -> list:
@@ -215,8 +200,9 @@ def select_spec(settings: ServiceSettings, request: SelectRequest) -> dict:
         work_dir=osp.realpath(settings.work_dir))
 
 
-def train_spec(settings: ServiceSettings, request: TrainRequest) -> dict:
-    """What the worker needs to train, every path resolved and checked."""
+def labels_spec(settings: ServiceSettings, request: LabelsRequest) -> dict:
+    """The labels, images and config of a train or evaluate request,
+    resolved and checked."""
     return dict(
         labels=resolve_inside(settings.data_root, request.labels, 'labels',
                               kind='file'),
@@ -224,10 +210,26 @@ def train_spec(settings: ServiceSettings, request: TrainRequest) -> dict:
                                    'images', kind='dir'),
         config=resolve_inside(settings.config_dir, request.config, 'config',
                               kind='file'),
+        work_dir=osp.realpath(settings.work_dir))
+
+
+def train_spec(settings: ServiceSettings, request: TrainRequest) -> dict:
+    """What the worker needs to train, every path resolved and checked."""
+    return dict(
+        labels_spec(settings, request),
         checkpoint=None if request.checkpoint is None else checkpoint_path(
             settings, request.checkpoint),
-        epochs=request.epochs,
-        work_dir=osp.realpath(settings.work_dir))
+        epochs=request.epochs)
+
+
+def evaluate_spec(settings: ServiceSettings,
+                  request: EvaluateRequest) -> dict:
+    """What the worker needs to evaluate, every path resolved and
+    checked."""
+    return dict(
+        labels_spec(settings, request),
+        checkpoint=checkpoint_path(settings, request.checkpoint),
+        metrics=list(dict.fromkeys(request.metrics)))
 
 
 def error_response(status: int, field: Optional[str], message: str):
@@ -270,11 +272,18 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     async def need_token(request: Request, call_next):
         if settings.token and request.url.path != '/health':
             given = request.headers.get('authorization', '')
-            if not secrets.compare_digest(given.encode(),
-                                          f'Bearer {settings.token}'.encode()):
+            token = settings.token.encode()
+            if not (secrets.compare_digest(given.encode(), b'Bearer ' + token)
+                    or secrets.compare_digest(
+                        basic_password(given).encode(), token)
+                    or secrets.compare_digest(page_token(request).encode(),
+                                              token)):
                 return error_response(401, 'authorization',
                                       'a valid "Authorization: Bearer '
-                                      '<token>" header is required')
+                                      '<token>" header is required (or '
+                                      'HTTP Basic auth, any user, the token '
+                                      'as password; a browser: open '
+                                      '/?token=<token>)')
         return await call_next(request)
 
     app.add_middleware(BodyLimit, max_body=settings.max_body)
@@ -315,6 +324,10 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     def post_train(request: TrainRequest) -> dict:
         return queue('train', request, train_spec(settings, request))
 
+    @app.post('/evaluate', status_code=202)
+    def post_evaluate(request: EvaluateRequest) -> dict:
+        return queue('evaluate', request, evaluate_spec(settings, request))
+
     @app.get('/jobs')
     def jobs() -> list:
         keep = ('id', 'kind', 'state', 'created', 'started', 'finished',
@@ -334,4 +347,8 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         return FileResponse(
             resolve_inside(settings.work_dir, path, 'path', kind='file'))
 
+    app.include_router(review_router(settings, store))
+    from .label_studio import label_studio_router  # it imports this module
+    app.include_router(label_studio_router(settings, store, runner),
+                       prefix='/ls')
     return app

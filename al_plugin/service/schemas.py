@@ -1,6 +1,6 @@
 """The bodies the service accepts (pydantic; a bad field is a 422 that
 names it)."""
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,9 +42,9 @@ class SelectRequest(BaseModel):
         None, description='seed of random picks (default: the config\'s)')
 
 
-class TrainRequest(BaseModel):
-    """``POST /train``: train the experiment's detector on the labels made
-    so far; its checkpoint becomes "latest".
+class LabelsRequest(BaseModel):
+    """What the train and evaluate jobs share: labeled images (a COCO
+    json) and the experiment config.
 
     ``labels`` and ``images`` are relative to ``--data-root``, ``config``
     to ``--config-dir``, ``checkpoint`` to ``--work-dir``.
@@ -55,8 +55,23 @@ class TrainRequest(BaseModel):
     images: str = Field(
         description='the folder its images\' file_name are relative to')
     config: str = Field(description='the experiment config')
+
+
+class TrainRequest(LabelsRequest):
+    """``POST /train``: train the experiment's detector on the labels made
+    so far; its checkpoint becomes "latest"."""
     checkpoint: Optional[str] = Field(
         None,
         description='weights to start from ("latest": the newest a train '
         'job wrote); default: the config\'s initialisation')
     epochs: int = Field(gt=0, le=1000, description='epochs to train')
+
+
+class EvaluateRequest(LabelsRequest):
+    """``POST /evaluate``: a checkpoint's mAP on labeled images, overall
+    and per class (VOC 11-point AP at IoU 0.5 and COCO-style)."""
+    checkpoint: str = Field(
+        'latest', description='the weights, or "latest" (the train jobs\')')
+    metrics: List[Literal['voc', 'coco']] = Field(
+        default_factory=lambda: ['voc', 'coco'], min_length=1,
+        description='VOC-style, COCO-style or both')

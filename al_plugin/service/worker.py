@@ -129,6 +129,35 @@ def selection_result(spec: dict, query, files: list, labeled: set,
         scores=scores)
 
 
+def write_pool_map(spec: dict, folder: str, cfg, model, query, files: list,
+                   labeled: set, progress: ProgressFile) -> tuple:
+    """The pool map of a select job (:mod:`al_plugin.pool_map`): the
+    labeled, selected and unlabeled images (readable ones) in one more
+    pass for their features; ``pool_map.json`` (points named by their path
+    under the data root) and ``pool_map.png`` in the job's folder."""
+    from al_plugin.pool_map import draw_pool_map, images_map
+    root = spec['images_root']
+    names, categories = [], []
+    for name in files:
+        row = query.table.get(osp.abspath(osp.join(root, name)), {})
+        if name in labeled or 'selected' in row and 'error' not in row:
+            names.append(name)
+            categories.append('labeled' if name in labeled else
+                              'selected' if row['selected'] else 'unlabeled')
+    record = images_map(cfg, model, spec['checkpoint'], root, names,
+                        categories, spec.get('strategy'), spec.get('options'),
+                        seed=spec.get('seed') or 0, listener=progress)
+    for item in record['points'] + record['broken']:
+        item['image'] = osp.relpath(osp.join(root, item['image']),
+                                    spec['data_root']).replace(os.sep, '/')
+    paths = (osp.join(folder, 'pool_map.json'),
+             osp.join(folder, 'pool_map.png'))
+    atomic_write_json(paths[0], record)
+    draw_pool_map(record, paths[1], title=f'pool map of job '
+                  f'{osp.basename(folder)} ({query.strategy})')
+    return paths
+
+
 def run_select(spec: dict, folder: str, progress: ProgressFile) -> dict:
     """Score the pool (the images less the labeled ones), pick, export."""
     import torch
@@ -159,9 +188,12 @@ def run_select(spec: dict, folder: str, progress: ProgressFile) -> dict:
         listener=progress, info=dict(job=osp.basename(folder)))
     exports = write_export(folder, 'selection', query.coco)
     result = selection_result(spec, query, files, labeled, unmatched)
+    exports += write_pool_map(spec, folder, cfg, model, query, files,
+                              labeled, progress)
     result['exports'] = {
         kind: osp.relpath(path, spec['work_dir']).replace(os.sep, '/')
-        for kind, path in zip(('coco', 'images'), exports)
+        for kind, path in zip(('coco', 'images', 'pool_map', 'pool_map_png'),
+                              exports)
     }
     return result
 
@@ -172,7 +204,13 @@ def run_train(spec: dict, folder: str, progress: ProgressFile) -> dict:
     return train(spec, folder, progress, CHILDREN)
 
 
-RUNNERS = dict(select=run_select, train=run_train)
+def run_evaluate(spec: dict, folder: str, progress: ProgressFile) -> dict:
+    """See :func:`.evaluate.run_evaluate`."""
+    from al_plugin.service.evaluate import run_evaluate as evaluate
+    return evaluate(spec, folder, progress)
+
+
+RUNNERS = dict(select=run_select, train=run_train, evaluate=run_evaluate)
 
 
 def main(argv=None) -> int:
