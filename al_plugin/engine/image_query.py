@@ -8,8 +8,7 @@ of :mod:`al_plugin.engine.selection` that :class:`ActiveSelectionHook` uses
 inside a run, so a checkpoint and a pool give the same picks everywhere.
 """
 import os.path as osp
-from typing import (Callable, Dict, List, NamedTuple, Optional, Sequence,
-                    Tuple)
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 from mmengine.config import ConfigDict
@@ -300,13 +299,3 @@ def query_images(cfg,
     return QueryResult(strategy.name, [paths[i] for i in indices],
                        [paths[i] for i in selected],
                        _table(paths, indices, chosen, scores, broken), coco)
-
-
-def split_labeled(root: str, files: Sequence[str],
-                  labeled: Sequence[str]) -> Tuple[Images, Optional[Images]]:
-    """The pool (``files`` less the ``labeled`` ones) and the labeled
-    images (those of ``labeled`` found among ``files``; None if none)."""
-    done = set(labeled)
-    pool = [f for f in files if f not in done]
-    mine = [f for f in files if f in done]
-    return Images(root, pool), (Images(root, mine) if mine else None)
