@@ -38,7 +38,8 @@ from mmdet.registry import DATASETS
 
 from al_plugin.analysis import check_pool, count_boxes
 from al_plugin.curves import AP50_KEYS, first_metric
-from al_plugin.datasets.dataset_tree import leaf_datasets
+from al_plugin.datasets.dataset_tree import (leaf_datasets, map_leaf_configs,
+                                             wrapper_configs)
 from al_plugin.datasets.pool import read_pool
 from al_plugin.utils import atomic_write_json, to_float
 from al_plugin.work_dir import find_cycles, indices_file, load_indices
@@ -99,9 +100,10 @@ def subset_dataset_cfg(dataset_cfg: dict, pool,
                        indices: Sequence[int]) -> dict:
     """The pool's dataset config cut down to the global ``indices``.
 
-    Every leaf dataset config (one without ``datasets``) gets mmengine's
-    ``indices``: its local indices among ``indices``; a leaf with none is
-    left out of its ``ConcatDataset``.
+    Every leaf dataset config gets mmengine's ``indices``: its local
+    indices among ``indices``; a leaf with none is left out of its
+    ``ConcatDataset`` (``dataset_tree.map_leaf_configs`` walks the
+    tree).
 
     Args:
         dataset_cfg (dict): The config ``pool`` was built from: a dataset
@@ -119,36 +121,32 @@ def subset_dataset_cfg(dataset_cfg: dict, pool,
             those of ``pool``.
     """
     leaves = leaf_datasets(pool)
-    offsets = np.cumsum([0] + [len(leaf) for leaf in leaves])
-    indices = np.unique(np.asarray(indices, dtype=np.int64))
-    visited = itertools.count()
-
-    def cut(cfg):
-        if 'datasets' in cfg:
-            subs = [cut(sub) for sub in cfg['datasets']]
-            subs = [sub for sub in subs if sub is not None]
-            return dict(cfg, datasets=subs) if subs else None
-        if 'dataset' in cfg:
-            raise ValueError(
-                f'a {cfg.get("type")} dataset wrapper: validation runs cut '
-                'X_L from a dataset or a ConcatDataset of datasets')
+    wrappers = wrapper_configs(dataset_cfg)
+    if wrappers:
+        raise ValueError(
+            f'a {wrappers[0].get("type")} dataset wrapper: validation runs '
+            'cut X_L from a dataset or a ConcatDataset of datasets')
+    leaf_cfgs = leaf_datasets(dataset_cfg)
+    if len(leaf_cfgs) != len(leaves):
+        raise ValueError(f'the dataset config has {len(leaf_cfgs)} leaf '
+                         f'datasets, the pool {len(leaves)}')
+    for cfg in leaf_cfgs:
         if cfg.get('indices') is not None:
             raise ValueError(
                 f'the {cfg.get("type")} dataset config already takes '
                 f'indices={cfg["indices"]!r}; the pool must be the whole '
                 'dataset')
-        k = next(visited)
-        if k >= len(leaves):
-            raise ValueError('the dataset config has more leaf datasets '
-                             f'than the pool ({len(leaves)})')
+    offsets = np.cumsum([0] + [len(leaf) for leaf in leaves])
+    indices = np.unique(np.asarray(indices, dtype=np.int64))
+    position = itertools.count()  # map_leaf_configs goes leaf by leaf
+
+    def cut(cfg: dict) -> Optional[dict]:
+        k = next(position)
         local = indices[(indices >= offsets[k]) & (indices < offsets[k + 1])]
         return dict(cfg, indices=(local - offsets[k]).tolist()) \
             if len(local) else None
 
-    out = cut(copy.deepcopy(dataset_cfg))
-    if next(visited) != len(leaves):
-        raise ValueError(f'the dataset config has other leaf datasets than '
-                         f'the pool ({len(leaves)})')
+    out = map_leaf_configs(copy.deepcopy(dataset_cfg), cut)
     if out is None:
         raise ValueError('no index to keep: the labeled set is empty')
     return out

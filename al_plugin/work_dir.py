@@ -23,8 +23,10 @@ splitter, the loop, the analysis functions and the tools agree on them:
 - Checkpoints: ``cycle_<c>.pth`` (:func:`cycle_checkpoint`, after the
   selection of cycle ``c``), ``trained_cycle_<c>.pth``
   (:func:`trained_checkpoint`, the trained model of cycle ``c``),
-  :data:`INITIAL_WEIGHTS` and :data:`LAST_CHECKPOINT` (the name of the
-  checkpoint ``--resume`` continues from).
+  :data:`INITIAL_WEIGHTS`, mmengine's ``CheckpointHook``'s
+  ``epoch_<n>.pth`` / ``iter_<n>.pth`` and :data:`LAST_CHECKPOINT` (the
+  name of the checkpoint ``--resume`` continues from; else the newest of
+  the :data:`RESUMABLE` kinds).
 
 Names are relative to the work dir. Writers are atomic (a temporary file
 renamed onto the target, :mod:`al_plugin.utils`): a file is complete or
@@ -56,7 +58,7 @@ TRAINED_CKPT = 'trained_cycle_{cycle}.pth'
 #: The two index sets a cycle writes.
 SPLIT_NAMES = ('X_L', 'X_U')
 
-#: kind -> pattern of a per-cycle file name (group 1: the cycle)
+#: kind -> pattern of a numbered file name (group 1: its cycle / number)
 _PATTERNS = {
     'X_L': re.compile(r'^X_L_(\d+)\.npy$'),
     'X_U': re.compile(r'^X_U_(\d+)\.npy$'),
@@ -64,7 +66,11 @@ _PATTERNS = {
     'pseudo_labels': re.compile(r'^pseudo_labels_(\d+)\.json$'),
     'cycle_checkpoint': re.compile(r'^cycle_(\d+)\.pth$'),
     'trained_checkpoint': re.compile(r'^trained_cycle_(\d+)\.pth$'),
+    'epoch_checkpoint': re.compile(r'^epoch_(\d+)\.pth$'),  # mmengine's
+    'iter_checkpoint': re.compile(r'^iter_(\d+)\.pth$'),  # CheckpointHook
 }
+#: The checkpoints ``--resume`` may fall back to (kinds of :func:`cycle_of`)
+RESUMABLE = ('epoch_checkpoint', 'iter_checkpoint', 'cycle_checkpoint')
 
 
 def _is_int(value) -> bool:
@@ -83,9 +89,7 @@ def _split_name(name: str) -> str:
     return name
 
 
-# ----------------------------------------------------------------------
-# names
-# ----------------------------------------------------------------------
+# -- names --------------------------------------------------------------------
 def indices_file(name: str, cycle: int) -> str:
     """``X_L_<cycle>.npy`` or ``X_U_<cycle>.npy`` (``name``: X_L / X_U)."""
     return f'{_split_name(name)}_{_cycle(cycle)}.npy'
@@ -128,8 +132,9 @@ def cycle_of(file_name: str, kind: str) -> Optional[int]:
     Args:
         file_name (str): A base name, e.g. ``'X_L_3.npy'``.
         kind (str): ``'X_L'``, ``'X_U'``, ``'selection'``,
-            ``'pseudo_labels'``, ``'cycle_checkpoint'`` or
-            ``'trained_checkpoint'``.
+            ``'pseudo_labels'``, ``'cycle_checkpoint'``,
+            ``'trained_checkpoint'``, or ``'epoch_checkpoint'`` /
+            ``'iter_checkpoint'`` (then the epoch or iteration).
     """
     if kind not in _PATTERNS:
         raise ValueError(f'kind must be one of {sorted(_PATTERNS)}, got '
@@ -138,9 +143,7 @@ def cycle_of(file_name: str, kind: str) -> Optional[int]:
     return int(match.group(1)) if match else None
 
 
-# ----------------------------------------------------------------------
-# writers
-# ----------------------------------------------------------------------
+# -- writers ------------------------------------------------------------------
 def write_indices(work_dir: str, name: str, cycle: int,
                   indices: np.ndarray) -> str:
     """Save ``<name>_<cycle>.npy``: int64 indices, shape (n, ); returns
@@ -182,9 +185,7 @@ def write_results(work_dir: str, results: List[dict]) -> str:
     return path
 
 
-# ----------------------------------------------------------------------
-# readers
-# ----------------------------------------------------------------------
+# -- readers ------------------------------------------------------------------
 def read_json(path: str):
     """``json.load`` a file; errors name the file."""
     if not osp.isfile(path):

@@ -64,6 +64,7 @@ from torch.utils.flop_counter import FlopCounterMode
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 sys.path.insert(0, ROOT)
 
+from al_plugin.datasets.dataset_tree import leaf_datasets  # noqa: E402
 from al_plugin.engine.scoring import compute_outputs  # noqa: E402
 from al_plugin.models import build_adapter  # noqa: E402
 from al_plugin.utils import atomic_write_json  # noqa: E402
@@ -341,7 +342,7 @@ def r50_config(config: str, model: str, data_root: str,
     cfg.model = r50_model_cfg(model)
     cfg.optim_wrapper = copy.deepcopy(REFERENCE_OPTIM_WRAPPER)
     cfg.train_dataloader.batch_size = 1
-    for dataset in cfg.train_dataloader.dataset.datasets:
+    for dataset in leaf_datasets(cfg.train_dataloader.dataset):
         dataset.data_root = osp.join(data_root, 'VOCdevkit')
         for step in dataset.pipeline:
             if step.type == 'Resize':

@@ -110,6 +110,8 @@ def test_find_resume_checkpoint(tmp_path):
     _touch(tmp_path / 'cycle_1.pth', 300)
     _touch(tmp_path / 'epoch_10.pth', 200)
     _touch(tmp_path / 'al_initial_weights.pth', 400)  # not resumable
+    _touch(tmp_path / 'trained_cycle_1.pth', 500)  # a branch point only
+    _touch(tmp_path / 'iter_3.pth', 250)
     last = tmp_path / 'last_checkpoint'
     newest = str(tmp_path / 'cycle_1.pth')
     # no last_checkpoint, an empty one (killed while CheckpointHook rewrote

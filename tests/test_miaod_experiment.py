@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from .conftest import run_tool
 from .test_resume import _data_root_options
@@ -22,52 +23,64 @@ def _load(work_dir, name):
     return np.load(work_dir / name)
 
 
-def test_two_selections_write_the_split_files(tmp_path, digits_root):
-    proc = _experiment(tmp_path, digits_root)
+@pytest.fixture(scope='module')
+def straight(tmp_path_factory, digits_root):
+    """The whole 3-cycle experiment in one run: ``(work_dir, log)``."""
+    work_dir = tmp_path_factory.mktemp('miaod_straight')
+    proc = _experiment(work_dir, digits_root)
+    return work_dir, proc.stdout + proc.stderr
+
+
+def test_two_selections_write_the_split_files(straight):
+    work_dir, log = straight
     sizes = []
     for c in range(3):
-        X_L, X_U = _load(tmp_path, f'X_L_{c}.npy'), _load(
-            tmp_path, f'X_U_{c}.npy')
+        X_L, X_U = _load(work_dir, f'X_L_{c}.npy'), _load(
+            work_dir, f'X_U_{c}.npy')
         assert X_L.dtype == np.int64 and np.all(np.diff(X_L) > 0)
         assert X_L.min() >= 0 and X_L.max() < POOL
         assert len(X_U) == len(X_L)
         sizes.append(len(X_L))
         ids = []
         for tag in ('07', '12'):
-            path = tmp_path / f'cycle{c}' / f'trainval_X_L_{tag}.txt'
+            path = work_dir / f'cycle{c}' / f'trainval_X_L_{tag}.txt'
             ids += path.read_text().split()
         assert len(ids) == len(X_L)
     assert sizes == [8, 12, 16]  # |X_L_1| = |X_L_0| + X_S_size
     for c in (1, 2):
-        prev, cur = _load(tmp_path, f'X_L_{c - 1}.npy'), _load(
-            tmp_path, f'X_L_{c}.npy')
+        prev, cur = _load(work_dir, f'X_L_{c - 1}.npy'), _load(
+            work_dir, f'X_L_{c}.npy')
         assert set(prev) < set(cur)
-        sel = json.loads((tmp_path / f'selection_{c}.json').read_text())
+        sel = json.loads((work_dir / f'selection_{c}.json').read_text())
         new = sorted(set(cur) - set(prev))
         assert sorted(sel['indices']) == new
         assert sel['strategy'] == 'InstanceUncertaintyStrategy'
         assert len(sel['scores']) == 4
         # the selected images were in the pool, never in X_L
         assert not set(sel['indices']) & set(prev)
-    results = json.loads((tmp_path / 'results.json').read_text())
+    results = json.loads((work_dir / 'results.json').read_text())
     assert [r['cycle'] for r in results] == [0, 1, 2]
     assert [r['num_labeled'] for r in results] == [8, 12, 16]
     assert all('pascal_voc/mAP' in r['metrics'] for r in results)
-    log = proc.stdout + proc.stderr
+    # the base config's ClasswiseVOCMetric: every class by name, per cycle
+    classes = [str(d) for d in range(10)]
+    assert all(sorted(r['per_class_AP']['pascal_voc/AP50']) == classes
+               for r in results)
     for phase in ('label', 'min', 'max'):
         assert f'| {phase}] Epoch(train)' in log
-    assert not (tmp_path / 'X_L_3.npy').exists()  # no selection after last
+    assert not (work_dir / 'X_L_3.npy').exists()  # no selection after last
 
 
-def test_resume_after_cycle_0_gives_the_same_selection(tmp_path, digits_root):
-    straight, resumed = tmp_path / 'straight', tmp_path / 'resumed'
-    _experiment(straight, digits_root)
+def test_resume_after_cycle_0_gives_the_same_selection(tmp_path, digits_root,
+                                                       straight):
+    straight_dir, _ = straight
+    resumed = tmp_path / 'resumed'
     _experiment(resumed, digits_root, 'train_cfg.cycles=[0]')
     assert not (resumed / 'X_L_1.npy').exists()
     proc = _experiment(resumed, digits_root, resume=True)
     assert 'resumed epoch' in proc.stdout + proc.stderr
     for c in (1, 2):
-        np.testing.assert_array_equal(
-            _load(resumed, f'X_L_{c}.npy'), _load(straight, f'X_L_{c}.npy'))
+        np.testing.assert_array_equal(_load(resumed, f'X_L_{c}.npy'),
+                                      _load(straight_dir, f'X_L_{c}.npy'))
     results = json.loads((resumed / 'results.json').read_text())
     assert [r['cycle'] for r in results] == [0, 1, 2]

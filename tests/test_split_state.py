@@ -7,7 +7,8 @@ from mmengine.dataset import BaseDataset, ConcatDataset
 
 from al_plugin.datasets import PseudoLabels
 from al_plugin.datasets.dataset_tree import (leaf_datasets, leaf_of,
-                                             map_leaf_configs)
+                                             map_leaf_configs,
+                                             wrapper_configs)
 from al_plugin.datasets.split_state import SplitState
 
 N = 10
@@ -177,3 +178,32 @@ def test_walker_on_configs():
     assert leaf_datasets(mapped) == [dict(leaf, pipeline=['test'])] * 2
     assert mapped['datasets'][1]['times'] == 2
     assert cfg['datasets'][0]['pipeline'] == ['train']  # left as it was
+    assert wrapper_configs(cfg) == [cfg['datasets'][1]]
+    assert wrapper_configs(leaf) == []
+
+
+def test_walker_leaves_out_what_fn_drops():
+    tree = dict(type='ConcatDataset', datasets=[
+        dict(type='A'),
+        dict(type='ConcatDataset', datasets=[dict(type='B'), dict(type='C')]),
+        dict(type='RepeatDataset', times=2, dataset=dict(type='D')),
+    ])
+    seen = []
+
+    def keep(names):
+        def fn(leaf):
+            seen.append(leaf['type'])
+            return dict(leaf, kept=True) if leaf['type'] in names else None
+        return fn
+
+    # leaves in order; an emptied concatenation or wrapper goes too
+    cut = map_leaf_configs(tree, keep('AC'))
+    assert seen == ['A', 'B', 'C', 'D']
+    assert cut == dict(type='ConcatDataset', datasets=[
+        dict(type='A', kept=True),
+        dict(type='ConcatDataset', datasets=[dict(type='C', kept=True)])])
+    assert map_leaf_configs(tree, keep('D'))['datasets'] == [
+        dict(type='RepeatDataset', times=2, dataset=dict(type='D',
+                                                         kept=True))]
+    assert map_leaf_configs(tree, keep('')) is None
+    assert len(tree['datasets'][1]['datasets']) == 2  # left as it was

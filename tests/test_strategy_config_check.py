@@ -7,7 +7,8 @@ import re
 import pytest
 from mmengine.config import Config
 
-from al_plugin.engine import ActiveSelectionHook, check_selection_hooks
+from al_plugin.engine import (ActiveSelectionHook, build_runner,
+                              check_selection_hooks)
 from al_plugin.registry import STRATEGIES
 from al_plugin.strategies import (BaseStrategy, EntropyStrategy,
                                   check_strategy_cfg, init_options)
@@ -195,3 +196,37 @@ def test_train_fails_on_a_misspelt_scorer_option_before_the_work_dir(
             "option(s) 'K' (did you mean 'k'?); accepted options: "
             'k=10000, max_boxes=100, box_score_thr=0.05') in proc.stderr
     assert not work_dir.exists()
+
+
+def test_the_run_gets_the_hook_the_check_built(tmp_path):
+    """tools/train.py and tools/test.py: the selection hook (and so its
+    strategy) is built once, at config load, and the Runner runs that
+    object; the config it dumps keeps the hook config as written."""
+    cfg = Config.fromfile(osp.join(REPO, 'tests', 'configs',
+                                   'random_digits_tiny.py'))
+    cfg.work_dir = str(tmp_path / 'work_dir')
+    cfg.custom_hooks = [
+        dict(type='CheckpointCompatHook'),
+        dict(type='ActiveSelectionHook', priority='VERY_LOW',
+             strategy=dict(type='EntropyStrategy', reduction='sum'))
+    ]
+    hooks = check_selection_hooks(cfg)
+    assert list(hooks) == [1]
+    built = hooks[1]
+    assert built.strategy.reduction == 'sum' and built.priority == 'VERY_LOW'
+    runner = build_runner(cfg, hooks)
+    selection = [h for h in runner.hooks
+                 if isinstance(h, ActiveSelectionHook)]
+    assert len(selection) == 1 and selection[0] is built
+    assert runner.hooks[-1] is built  # its priority, as in the config
+    dumped = Config.fromfile(str(tmp_path / 'work_dir' /
+                                 'random_digits_tiny.py'))
+    assert dumped.custom_hooks == cfg.custom_hooks
+    assert runner.cfg.custom_hooks == cfg.custom_hooks
+    # without built hooks it is Runner.from_cfg: a hook of its own
+    cfg.work_dir = str(tmp_path / 'plain')
+    again = build_runner(cfg)
+    own = next(h for h in again.hooks if isinstance(h, ActiveSelectionHook))
+    assert own is not built and own.strategy.reduction == 'sum'
+    with pytest.raises(IndexError, match=r'hooks\[5\]: the config has 2'):
+        build_runner(cfg, {5: built})

@@ -178,7 +178,7 @@ def test_data_helpers_fit_the_evaluator_to_the_format():
     voc = user_voc_data(coco_base, 'data/mine/', ('cat', ),
                         train_sets=('VOC2007', ))
     assert voc.train_dataloader['dataset']['type'] == 'UserVOCDataset'
-    assert voc.val_evaluator['type'] == 'VOCMetric'
+    assert voc.val_evaluator['type'] == 'ClasswiseVOCMetric'
     # a COCO json under it: its CocoMetric options, the user's json
     coco = user_coco_data(coco_base, 'data/mine/', ('cat', ), 'a.json',
                           'b.json', img_prefix='images/')

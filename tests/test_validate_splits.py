@@ -122,10 +122,20 @@ def test_subset_dataset_cfg_keeps_the_indices(digits_root):
     subset = DATASETS.build(
         subset_dataset_cfg(cfg.train_dataloader.dataset, pool, indices))
     assert read_pool(subset)[0] == [ids[0], ids[first + 1]]
-    with pytest.raises(ValueError, match='dataset wrapper'):
+    with pytest.raises(ValueError, match='a RepeatDataset dataset wrapper'):
         subset_dataset_cfg(dict(type='RepeatDataset', times=2,
                                 dataset=cfg.train_dataloader.dataset),
                            pool, indices)
+    leaves = cfg.train_dataloader.dataset['datasets']
+    with pytest.raises(ValueError, match='config has 1 leaf datasets, the '
+                       'pool 2'):
+        subset_dataset_cfg(leaves[0], pool, indices)
+    taken = dict(cfg.train_dataloader.dataset,
+                 datasets=[leaves[0], dict(leaves[1], indices=[0, 1])])
+    with pytest.raises(ValueError, match=r'already takes indices=\[0, 1\]'):
+        subset_dataset_cfg(taken, pool, indices)
+    with pytest.raises(ValueError, match='the labeled set is empty'):
+        subset_dataset_cfg(cfg.train_dataloader.dataset, pool, [])
 
 
 def test_summarize():

@@ -28,13 +28,17 @@ def test_names():
     ('pseudo_labels', wd.pseudo_labels_file),
     ('cycle_checkpoint', wd.cycle_checkpoint),
     ('trained_checkpoint', wd.trained_checkpoint),
+    # mmengine's CheckpointHook names them
+    ('epoch_checkpoint', 'epoch_{}.pth'.format),
+    ('iter_checkpoint', 'iter_{}.pth'.format),
 ])
 def test_names_round_trip(kind, name_of):
     for cycle in (0, 7, 12):
         assert wd.cycle_of(name_of(cycle), kind) == cycle
     # a name of another kind is not one of this kind
     others = {'X_L_1.npy', 'X_U_1.npy', 'selection_1.json',
-              'pseudo_labels_1.json', 'cycle_1.pth', 'trained_cycle_1.pth'}
+              'pseudo_labels_1.json', 'cycle_1.pth', 'trained_cycle_1.pth',
+              'epoch_1.pth', 'iter_1.pth'}
     assert [n for n in others if wd.cycle_of(n, kind) is not None] == [
         name_of(1)
     ]

@@ -8,12 +8,11 @@ import os.path as osp
 import sys
 
 from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
-from al_plugin.engine import (check_selection_hooks,  # noqa: E402
+from al_plugin.engine import (build_runner,  # noqa: E402
+                              check_selection_hooks,
                               setup_cpu_distributed)
 
 
@@ -51,8 +50,9 @@ def main():
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    # a misspelt strategy name or option fails here, before the work dir
-    check_selection_hooks(cfg)
+    # a misspelt strategy name or option fails here, before the work dir;
+    # the hooks built to check it are the run's (its strategy built once)
+    hooks = check_selection_hooks(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
@@ -61,10 +61,7 @@ def main():
     cfg.load_from = args.checkpoint
 
     setup_cpu_distributed(cfg)
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
+    runner = build_runner(cfg, hooks)
 
     if args.out is not None:
         assert args.out.endswith(('.pkl', '.pickle')), \

@@ -11,13 +11,12 @@ import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 # `projects.<Name>` packages are imported relative to the repository root.
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
-from al_plugin.engine import (check_selection_hooks,  # noqa: E402
+from al_plugin.engine import (build_runner,  # noqa: E402
+                              check_selection_hooks,
                               find_resume_checkpoint, setup_cpu_distributed)
 
 
@@ -67,8 +66,9 @@ def main():
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    # a misspelt strategy name or option fails here, before the work dir
-    check_selection_hooks(cfg)
+    # a misspelt strategy name or option fails here, before the work dir;
+    # the hooks built to check it are the run's (its strategy built once)
+    hooks = check_selection_hooks(cfg)
 
     # work_dir: CLI > segment in file > filename
     if args.work_dir is not None:
@@ -102,10 +102,7 @@ def main():
     # CPU-only machines: gloo process group + DDP without device_ids
     setup_cpu_distributed(cfg)
 
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
+    runner = build_runner(cfg, hooks)
     runner.train()
 
 

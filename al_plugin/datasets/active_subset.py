@@ -59,6 +59,10 @@ class ActiveSubset(Dataset):
         pseudo_labels (PseudoLabels, optional): Boxes and labels that
             replace the annotations of the images they name; their samples
             are marked ``pseudo_labeled``. Defaults to None.
+        pseudo_weight (float): The loss weight of a pseudo-labeled sample,
+            set as its metainfo ``al_loss_weight`` (read by the heads of
+            :mod:`al_plugin.models.image_weights`); the others get 1.0.
+            Defaults to 1.0.
         on_broken (str): What to do when a sample cannot be read (missing or
             corrupt image, unreadable annotations): ``'raise'`` the error;
             ``'mark'`` it: return ``{'al_broken': (index, message)}``, for
@@ -80,7 +84,8 @@ class ActiveSubset(Dataset):
                  indices: Sequence[int],
                  unlabeled: bool,
                  pseudo_labels: Optional[PseudoLabels] = None,
-                 on_broken: str = 'raise') -> None:
+                 on_broken: str = 'raise',
+                 pseudo_weight: float = 1.0) -> None:
         if on_broken not in self.ON_BROKEN:
             raise ValueError(f'on_broken must be one of {self.ON_BROKEN}, '
                              f'got {on_broken!r}')
@@ -89,6 +94,7 @@ class ActiveSubset(Dataset):
         self.indices = np.array(indices, dtype=np.int64).reshape(-1)
         self.unlabeled = bool(unlabeled)
         self.pseudo_labels = pseudo_labels or PseudoLabels()
+        self.pseudo_weight = float(pseudo_weight)
         outside = self.indices[(self.indices < 0)
                                | (self.indices >= len(dataset))]
         if len(outside):
@@ -117,8 +123,8 @@ class ActiveSubset(Dataset):
         Returns:
             dict: ``{'inputs': Tensor (3, H, W), 'data_samples':
             DetDataSample}``; the data sample's metainfo gains
-            ``unlabeled`` (bool), ``al_index`` (int, the global index) and
-            ``pseudo_labeled`` (bool).
+            ``unlabeled`` (bool), ``al_index`` (int, the global index),
+            ``pseudo_labeled`` (bool) and ``al_loss_weight`` (float).
         """
         if self.on_broken == 'raise':
             return self._get(idx)
@@ -149,7 +155,8 @@ class ActiveSubset(Dataset):
             dict(
                 unlabeled=self.unlabeled,
                 al_index=index,
-                pseudo_labeled=pseudo))
+                pseudo_labeled=pseudo,
+                al_loss_weight=self.pseudo_weight if pseudo else 1.0))
         return data
 
     def _pseudo_labeled(self, index: int) -> dict:

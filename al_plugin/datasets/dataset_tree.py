@@ -7,7 +7,7 @@ tree exists twice: built (``torch.utils.data.ConcatDataset``, which
 a config dict (``datasets=[...]`` for ``ConcatDataset``, ``dataset=...``
 for other wrappers). :func:`children` is the one place that knows both;
 pool reading, leaf lookup and config rewriting (e.g. the test pipeline of
-pool scoring) go through it.
+pool scoring, a pool cut down to a labeled set) go through it.
 """
 import bisect
 from typing import Callable, List, Optional, Tuple
@@ -77,23 +77,53 @@ def leaf_of(dataset, index: int) -> Tuple[object, int]:
     return dataset, index
 
 
-def map_leaf_configs(config: dict, fn: Callable[[dict], dict]) -> dict:
+def wrapper_configs(config: dict) -> List[dict]:
+    """The wrappers of one dataset (``dataset=...``, e.g. a
+    ``RepeatDataset``) in a dataset config tree, outermost first; the
+    concatenations (``datasets=[...]``) are not among them.
+
+    Args:
+        config (dict): A dataset config.
+
+    Returns:
+        list[dict]: The wrapper configs (empty for a dataset or a tree of
+        concatenations only).
+    """
+    subs = children(config)
+    if subs is None:
+        return []
+    own = [config] if 'datasets' not in config else []
+    return own + [w for sub in subs for w in wrapper_configs(sub)]
+
+
+def map_leaf_configs(config: dict,
+                     fn: Callable[[dict], Optional[dict]]) -> Optional[dict]:
     """A copy of a dataset config whose leaves are replaced by ``fn(leaf)``.
+
+    ``fn`` is called on the leaves in order (the order of
+    :func:`leaf_datasets`: leaf ``k`` holds the ``k``-th range of global
+    indices). It may return None to leave a leaf out: a concatenation keeps
+    what is left of its sub-datasets, and one (or a wrapper) left with
+    none is left out in turn.
 
     Args:
         config (dict): A dataset config, maybe a ``ConcatDataset``
             (``datasets``) or another wrapper (``dataset``) of others.
-        fn (Callable[[dict], dict]): Maps a leaf config to its replacement.
+        fn (Callable[[dict], dict | None]): Maps a leaf config to its
+            replacement, or to None.
 
     Returns:
-        dict: The new config; the inner nodes are shallow copies, ``config``
-        is left as it was.
+        dict | None: The new config (None when every leaf was left out);
+        the inner nodes are shallow copies, ``config`` is left as it was.
     """
     subs = children(config)
     if subs is None:
         return fn(config)
     config = dict(config)
     mapped = [map_leaf_configs(sub, fn) for sub in subs]
+    mapped = [sub for sub in mapped if sub is not None]
+    if not mapped:
+        return None
     if 'datasets' in config:
         config['datasets'] = mapped
     else:

@@ -25,7 +25,9 @@ from .dataset_tree import leaf_datasets
 from .user import check_classes
 
 #: the metric of a VOC tree instead of an inherited one that reads a json
-VOC_METRIC = dict(type='VOCMetric', metric='mAP', eval_mode='11points')
+#: (mmdet's VOC mAP plus the AP of each class, see ``ClasswiseVOCMetric``)
+VOC_METRIC = dict(
+    type='ClasswiseVOCMetric', metric='mAP', eval_mode='11points')
 #: the metric of a COCO json when no inherited one reads an ``ann_file``
 COCO_METRIC = dict(type='CocoMetric', metric='bbox', format_only=False)
 

@@ -2,7 +2,7 @@
 plugin."""
 from .checkpoint_io import (AtomicLocalBackend, find_resume_checkpoint,
                             prune_checkpoints)
-from .config_check import check_selection_hooks
+from .config_check import build_runner, check_selection_hooks
 from .dist import CPUDistributedDataParallel, setup_cpu_distributed
 from .hooks import *  # noqa: F401,F403
 from .log_processor import ActiveLearningLogProcessor
@@ -12,5 +12,5 @@ __all__ = [
     'AtomicLocalBackend', 'find_resume_checkpoint', 'prune_checkpoints',
     'CPUDistributedDataParallel', 'setup_cpu_distributed',
     'ActiveLearningLogProcessor', 'ActiveLearningLoop', 'MIAODTrainLoop',
-    'check_selection_hooks'
+    'build_runner', 'check_selection_hooks'
 ]

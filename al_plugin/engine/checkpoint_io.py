@@ -25,12 +25,7 @@ from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import print_log
 
 from al_plugin.utils import atomic_open
-from al_plugin.work_dir import LAST_CHECKPOINT
-
-#: Files :func:`find_resume_checkpoint` may fall back to: what
-#: ``CheckpointHook`` (``epoch_<n>.pth`` / ``iter_<n>.pth``) and the
-#: active-learning loop (``cycle_<c>.pth``) write.
-RESUMABLE = re.compile(r'^(epoch|iter|cycle)_(\d+)\.pth$')
+from al_plugin.work_dir import LAST_CHECKPOINT, RESUMABLE, cycle_of
 
 
 @register_backend('atomic_local')
@@ -99,7 +94,8 @@ def find_resume_checkpoint(work_dir: str) -> Optional[str]:
     names = os.listdir(work_dir) if osp.isdir(work_dir) else []
     candidates = [
         osp.join(work_dir, name) for name in sorted(names)
-        if RESUMABLE.match(name) and osp.isfile(osp.join(work_dir, name))
+        if any(cycle_of(name, kind) is not None for kind in RESUMABLE)
+        and osp.isfile(osp.join(work_dir, name))
     ]
     if not candidates:
         return None

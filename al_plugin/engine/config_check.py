@@ -1,9 +1,18 @@
 """Checks of an experiment config that ``tools/*.py`` run at config load,
-before the Runner (and its work dir) exists."""
+before the Runner (and its work dir) exists, and the Runner built with what
+they built.
+
+:func:`check_selection_hooks` builds every selection hook (and with it its
+strategy, the only way to check option values); :func:`build_runner` hands
+those objects to the Runner, so a run builds its strategy once.
+"""
 import copy
 import inspect
-from typing import Iterator, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
+from mmengine.hooks import Hook
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
 from mmdet.registry import HOOKS, MODELS
 
 from al_plugin.models import OutputAdapter, adapter_class
@@ -34,8 +43,9 @@ def selection_hooks(cfg) -> Iterator[Tuple[int, dict, type]]:
             yield i, hook, hook_cls
 
 
-def check_selection_hooks(cfg) -> None:
-    """Check every :class:`ActiveSelectionHook` in ``cfg.custom_hooks``.
+def check_selection_hooks(cfg) -> Dict[int, Hook]:
+    """Check and build every :class:`ActiveSelectionHook` in
+    ``cfg.custom_hooks``.
 
     The hook config must give ``strategy`` and only options the hook's
     ``__init__`` accepts (plus the Runner's ``priority``), the strategy
@@ -52,10 +62,15 @@ def check_selection_hooks(cfg) -> None:
         cfg (Config | dict): An experiment config, ``--cfg-options``
             merged.
 
+    Returns:
+        dict[int, Hook]: index in ``cfg.custom_hooks`` -> the hook built
+        from that config (its ``priority`` set), for :func:`build_runner`.
+
     Raises:
         KeyError | TypeError | ValueError: For the first bad hook or
             strategy config.
     """
+    built = {}
     for i, hook, hook_cls in selection_hooks(cfg):
         where = f'custom_hooks[{i}]'
         check_options(
@@ -75,15 +90,69 @@ def check_selection_hooks(cfg) -> None:
             if k not in ('type', '_scope_', 'priority')
         }
         try:
-            strategy = hook_cls(**options).strategy
+            built[i] = hook_cls(**options)
         except (KeyError, TypeError, ValueError) as error:
             raise type(error)(f'{where}: {error}') from error
+        if 'priority' in hook:
+            built[i].priority = hook['priority']  # as Runner.register_hook
+        strategy = built[i].strategy
         if isinstance(cfg.get('model'), dict):
             check_model_outputs(
                 list(strategy.requires) +
                 [LABELED_OUTPUTS[n] for n in strategy.requires_labeled],
                 cfg['model'], hook.get('adapter'),
                 f'{where}: {strategy.name}')
+    return built
+
+
+def build_runner(cfg, hooks: Optional[Dict[int, Hook]] = None) -> Runner:
+    """The Runner of ``cfg``, given the hooks :func:`check_selection_hooks`
+    built from it instead of building them again.
+
+    ``Runner.from_cfg(cfg)`` (``RUNNERS.build(cfg)`` with a
+    ``runner_type``), except that ``custom_hooks[i]`` is ``hooks[i]``
+    where given. The config the Runner keeps (dumped into the work dir,
+    saved in checkpoints) is ``cfg`` with every hook config as written. A
+    ``runner_type`` with its own ``from_cfg`` gets the configs and builds
+    the hooks itself.
+
+    Args:
+        cfg (Config): The experiment config, ready to run.
+        hooks (dict[int, Hook], optional): Index in ``cfg.custom_hooks``
+            -> the hook built from that config.
+
+    Returns:
+        Runner: The runner.
+
+    Raises:
+        IndexError: A key of ``hooks`` is no index of ``custom_hooks``.
+    """
+    runner_cls = (RUNNERS.get(cfg['runner_type'])
+                  if 'runner_type' in cfg else Runner)
+    own_from_cfg = (inspect.isclass(runner_cls)
+                    and issubclass(runner_cls, Runner)
+                    and runner_cls.from_cfg.__func__
+                    is Runner.from_cfg.__func__)
+    if not hooks or not own_from_cfg:
+        return (RUNNERS.build(cfg) if 'runner_type' in cfg else
+                Runner.from_cfg(cfg))
+    cfg = copy.deepcopy(cfg)
+    custom_hooks = list(cfg.get('custom_hooks') or [])
+    for i, hook in hooks.items():
+        if not 0 <= i < len(custom_hooks):
+            raise IndexError(f'hooks[{i}]: the config has '
+                             f'{len(custom_hooks)} custom_hooks')
+        custom_hooks[i] = hook
+    # Runner.from_cfg passes each __init__ option from the key of that
+    # name, the option's default where the config has none
+    options = {}
+    for name, param in inspect.signature(Runner.__init__).parameters.items():
+        if name in ('self', 'cfg'):
+            continue
+        options[name] = (cfg[name] if param.default is param.empty else
+                         cfg.get(name, copy.deepcopy(param.default)))
+    options['custom_hooks'] = custom_hooks
+    return runner_cls(**options, cfg=cfg)
 
 
 def adapter_gives(adapter: type, name: str) -> bool:

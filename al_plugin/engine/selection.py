@@ -32,7 +32,7 @@ from mmengine.runner import Runner
 from mmdet.registry import DATASETS
 
 from al_plugin.datasets import ActiveSubset, collate_marking_broken
-from al_plugin.datasets.dataset_tree import map_leaf_configs
+from al_plugin.datasets.dataset_tree import leaf_datasets, map_leaf_configs
 from al_plugin.registry import STRATEGIES
 from al_plugin.strategies import check_strategy_cfg
 from .progress import ScoringProgress
@@ -109,7 +109,7 @@ def pool_loader_cfg(cfg) -> dict:
         size and workers, an unshuffled ``DefaultSampler``.
     """
     val = cfg.val_dataloader
-    pipeline = val['dataset']['pipeline']
+    pipeline = leaf_datasets(val['dataset'])[0]['pipeline']
 
     return dict(
         batch_size=val.get('batch_size', 1),
@@ -337,18 +337,24 @@ def missing_images(dataset, indices: np.ndarray) -> Dict[int, str]:
 
 
 def select(strategy, outputs: Dict[str, np.ndarray], budget: int,
-           num_pool: int, seed: int) -> Selection:
+           num_pool: int, seed: int,
+           pseudo_label_thr: Optional[float] = None) -> Selection:
     """Let a strategy pick from a pool; the pseudo labels of the rest.
 
     Args:
         strategy (BaseStrategy): A built strategy.
         outputs (dict[str, np.ndarray]): Its ``requires``, ``(P, ...)``
             rows of the P pool images, and any of its ``requires_labeled``
-            (``(L, ...)`` rows of the labeled images).
+            (``(L, ...)`` rows of the labeled images); with a pseudo-label
+            threshold also ``det_boxes``, ``det_scores``, ``det_labels``.
         budget (int): Images to pick (at most P are).
         num_pool (int): P.
         seed (int): Seed of the strategy's random picks (set as
             ``strategy.seed``).
+        pseudo_label_thr (float, optional): The least score of a pseudo
+            label (the selection hook's ``pseudo_labels.score_thr``);
+            defaults to the strategy's own ``pseudo_label_thr`` (None: no
+            pseudo labels).
 
     Returns:
         Selection: ``chosen``, ``scores`` and ``pseudo_labels``.
@@ -356,4 +362,6 @@ def select(strategy, outputs: Dict[str, np.ndarray], budget: int,
     strategy.seed = seed
     chosen, scores = strategy.select(outputs, budget, num_pool)
     left_out = np.setdiff1d(np.arange(num_pool), chosen, assume_unique=True)
-    return Selection(chosen, scores, strategy.pseudo_labels(outputs, left_out))
+    return Selection(
+        chosen, scores,
+        strategy.pseudo_labels(outputs, left_out, pseudo_label_thr))

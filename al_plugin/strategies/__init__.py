@@ -1,5 +1,5 @@
 """Selection strategies: pure functions of per-image arrays."""
-from .base import BaseStrategy
+from .base import DETECTION_OUTPUTS, BaseStrategy, confident_detections
 from .builder import check_options, check_strategy_cfg, init_options
 from .diversity import CoreSetStrategy, KMeansStrategy, kmeans_pp_seeds
 from .gradient import GradientEmbeddingStrategy
@@ -16,7 +16,8 @@ from .uncertainty import (BoxUncertaintyStrategy, EntropyStrategy,
                           RatioStrategy)
 
 __all__ = [
-    'BaseStrategy', 'BoxUncertaintyStrategy', 'CoreSetStrategy',
+    'DETECTION_OUTPUTS', 'BaseStrategy', 'confident_detections',
+    'BoxUncertaintyStrategy', 'CoreSetStrategy',
     'EntropyStrategy', 'GaussianMixtureStrategy',
     'GradientEmbeddingStrategy', 'HybridStrategy',
     'InstanceUncertaintyStrategy', 'KMeansStrategy',

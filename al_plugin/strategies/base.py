@@ -3,6 +3,49 @@ from typing import Dict, Iterable, Optional, Tuple
 
 import numpy as np
 
+#: the outputs :func:`confident_detections` reads
+DETECTION_OUTPUTS = ('det_boxes', 'det_scores', 'det_labels')
+
+
+def confident_detections(
+    outputs: Dict[str, np.ndarray], positions: Iterable[int],
+    score_thr: float, who: str = 'pseudo labels'
+) -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
+    """The detections scoring ``>= score_thr`` of the images at
+    ``positions``: the pseudo labels of semi-supervised cycles.
+
+    Args:
+        outputs (dict[str, np.ndarray]): With ``det_boxes[i]`` ``(n_i,
+            4)``, ``det_scores[i]`` ``(n_i, )`` and ``det_labels[i]``
+            ``(n_i, )`` per pool position i (object arrays).
+        positions (Iterable[int]): Pool positions, e.g. those a selection
+            left out.
+        score_thr (float): The least score of a pseudo label.
+        who (str): How a missing-output message names the caller.
+
+    Returns:
+        dict[int, tuple]: position -> ``(boxes (k, 4) float (x1, y1, x2,
+        y2, original image frame), labels (k, ) int64)``, only for images
+        with at least one such box (an image without any would teach
+        "background everywhere").
+
+    Raises:
+        KeyError: An output of :data:`DETECTION_OUTPUTS` is missing.
+    """
+    missing = [k for k in DETECTION_OUTPUTS if k not in outputs]
+    if missing:
+        raise KeyError(f'{who} needs {missing}')
+    labels_by_pos = {}
+    for pos in positions:
+        pos = int(pos)
+        scores = np.asarray(outputs['det_scores'][pos], dtype=np.float64)
+        confident = scores >= score_thr
+        if confident.any():
+            boxes = np.asarray(outputs['det_boxes'][pos]).reshape(-1, 4)
+            labels = np.asarray(outputs['det_labels'][pos], np.int64)
+            labels_by_pos[pos] = (boxes[confident], labels[confident])
+    return labels_by_pos
+
 
 class BaseStrategy:
     """Pick the images to label next from per-image outputs of the pool.
@@ -29,6 +72,11 @@ class BaseStrategy:
     #: options whose values are configs of other strategies (checked with
     #: the strategy's own at config load, see ``check_strategy_cfg``)
     sub_strategies: Tuple[str, ...] = ()
+    #: score from which the strategy itself turns the detections of the
+    #: images it leaves out into pseudo labels (then it also lists
+    #: :data:`DETECTION_OUTPUTS` in ``requires``); None: it makes none
+    #: unless the selection hook's ``pseudo_labels`` option asks
+    pseudo_label_thr: Optional[float] = None
 
     def __init__(self, random_fraction: float = 0.0, seed: int = 0) -> None:
         if not 0.0 <= random_fraction <= 1.0:
@@ -98,21 +146,31 @@ class BaseStrategy:
 
     def pseudo_labels(
         self, outputs: Dict[str, np.ndarray],
-        not_selected_positions: Iterable[int]
+        not_selected_positions: Iterable[int],
+        score_thr: Optional[float] = None
     ) -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
         """Boxes the model is sure of in images left unlabeled, to train on
-        as annotations in the next cycle. Defaults to none.
+        as annotations in the next cycle: :func:`confident_detections`
+        with ``score_thr``, else :attr:`pseudo_label_thr`; none when both
+        are None.
 
         Args:
-            outputs (dict[str, np.ndarray]): As given to :meth:`select`.
+            outputs (dict[str, np.ndarray]): As given to :meth:`select`,
+                with :data:`DETECTION_OUTPUTS` when a threshold applies.
             not_selected_positions (Iterable[int]): Pool positions the
                 selection left out.
+            score_thr (float, optional): The selection hook's threshold
+                (its ``pseudo_labels`` option).
 
         Returns:
             dict[int, tuple]: position -> ``(boxes (k, 4) float (x1, y1,
             x2, y2, original image frame), labels (k, ) int64)``.
         """
-        return {}
+        score_thr = self.pseudo_label_thr if score_thr is None else score_thr
+        if score_thr is None:
+            return {}
+        return confident_detections(outputs, not_selected_positions,
+                                    score_thr, f'{self.name}.pseudo_labels')
 
     def rank(self, scores: Optional[np.ndarray], num_images: int,
              budget: int) -> np.ndarray:

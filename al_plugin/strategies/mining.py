@@ -1,11 +1,9 @@
 """Active sample mining: uncertain boxes go to annotators, certain boxes
 become pseudo labels (ASM, Wang et al., 2018)."""
-from typing import Dict, Iterable, Tuple
-
 import numpy as np
 
 from al_plugin.registry import STRATEGIES
-from .base import BaseStrategy
+from .base import DETECTION_OUTPUTS, BaseStrategy
 
 
 @STRATEGIES.register_module()
@@ -14,8 +12,10 @@ class SelfSupervisedMiningStrategy(BaseStrategy):
 
     Reads ``det_scores[i]`` ``(n_i, )`` per image (an object array or list
     of length N); with ``use_pseudo_labels`` also ``det_boxes[i]``
-    ``(n_i, 4)`` and ``det_labels[i]`` ``(n_i, )`` for
-    :meth:`pseudo_labels`.
+    ``(n_i, 4)`` and ``det_labels[i]`` ``(n_i, )``: the certain boxes of
+    the images left out become pseudo labels (:meth:`pseudo_labels`,
+    ``pseudo_label_thr = certain_thr``), the selection hook's
+    ``pseudo_labels`` mechanism with ASM's threshold.
 
     A detection is *certain* when its score is ``>= certain_thr`` and
     *uncertain* when ``uncertain_thr <= score < certain_thr``; lower ones
@@ -36,9 +36,12 @@ class SelfSupervisedMiningStrategy(BaseStrategy):
             part is still drawn). Defaults to ``'topk'``.
         ratio_thr (float): Eligibility threshold of ``'threshold'`` mode.
             Defaults to 0.5.
-        use_pseudo_labels (bool): Whether the training loop should train
-            on :meth:`pseudo_labels` of the images not selected; it makes
-            ``requires`` name the boxes and labels too. Defaults to False.
+        use_pseudo_labels (bool): Whether the next cycle trains on the
+            certain boxes of the images not selected (as the hook's
+            ``pseudo_labels=dict(score_thr=certain_thr)``, whose other
+            options -- ``weight``, ``mode`` -- the hook may still set); it
+            makes ``requires`` name the boxes and labels too. Defaults to
+            False.
         **kwargs: :class:`BaseStrategy` options.
     """
 
@@ -59,8 +62,9 @@ class SelfSupervisedMiningStrategy(BaseStrategy):
         self.mode = mode
         self.ratio_thr = ratio_thr
         self.use_pseudo_labels = use_pseudo_labels
-        self.requires = (('det_boxes', 'det_scores', 'det_labels')
-                         if use_pseudo_labels else ('det_scores', ))
+        self.pseudo_label_thr = certain_thr if use_pseudo_labels else None
+        self.requires = DETECTION_OUTPUTS if use_pseudo_labels \
+            else ('det_scores', )
 
     def score(self, outputs):
         ratios = np.zeros(len(outputs['det_scores']), dtype=np.float64)
@@ -77,39 +81,3 @@ class SelfSupervisedMiningStrategy(BaseStrategy):
         if self.mode == 'threshold':
             order = order[np.asarray(scores)[order] >= self.ratio_thr]
         return order
-
-    def pseudo_labels(
-        self, outputs: Dict[str, np.ndarray],
-        not_selected_positions: Iterable[int]
-    ) -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
-        """The certain detections of the given images, as pseudo labels
-        (none unless ``use_pseudo_labels``).
-
-        Args:
-            outputs (dict[str, np.ndarray]): With ``det_boxes``,
-                ``det_scores`` and ``det_labels``.
-            not_selected_positions (Iterable[int]): Pool positions (the
-                images left unlabeled by :meth:`select`).
-
-        Returns:
-            dict[int, tuple]: position -> ``(boxes (k, 4) float,
-            labels (k, ) int64)``, only for images with at least one
-            certain box (an image without any would teach "background
-            everywhere").
-        """
-        if not self.use_pseudo_labels:
-            return {}
-        missing = [k for k in ('det_boxes', 'det_scores', 'det_labels')
-                   if k not in outputs]
-        if missing:
-            raise KeyError(f'{self.name}.pseudo_labels needs {missing}')
-        labels_by_pos = {}
-        for pos in not_selected_positions:
-            pos = int(pos)
-            scores = np.asarray(outputs['det_scores'][pos], dtype=np.float64)
-            certain = scores >= self.certain_thr
-            if certain.any():
-                boxes = np.asarray(outputs['det_boxes'][pos]).reshape(-1, 4)
-                labels = np.asarray(outputs['det_labels'][pos], np.int64)
-                labels_by_pos[pos] = (boxes[certain], labels[certain])
-        return labels_by_pos

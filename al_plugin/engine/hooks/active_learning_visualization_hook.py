@@ -16,6 +16,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.visualization import TensorboardVisBackend
 from mmdet.registry import HOOKS
 
+from al_plugin.datasets.dataset_tree import leaf_datasets
 from .active_selection_hook import SELECTION_INFO
 
 
@@ -235,8 +236,8 @@ class ActiveLearningVisualizationHook(Hook):
         """The model's prediction for one pool image (eval mode, no grad),
         or None when the image cannot be read."""
         if self._pipeline is None:
-            cfg = self.pipeline_cfg or runner.cfg.val_dataloader['dataset'][
-                'pipeline']
+            cfg = self.pipeline_cfg or leaf_datasets(
+                runner.cfg.val_dataloader['dataset'])[0]['pipeline']
             self._pipeline = Compose(copy.deepcopy(cfg))
         try:
             data = self._pipeline(copy.deepcopy(info))

@@ -9,9 +9,13 @@ from typing import Dict, Optional
 
 import numpy as np
 from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
 from mmengine.runner.utils import set_random_seed
 from mmdet.registry import HOOKS
 
+from al_plugin.models import check_image_weights
+from al_plugin.strategies import DETECTION_OUTPUTS
+from ..pseudo_labeling import PseudoLabeling
 from ..scoring import check_scorer_cfg
 from ..selection import (build_dataset, build_strategy, missing_images,
                          pool_loader_cfg, score_indices, score_labeled,
@@ -40,8 +44,8 @@ class ActiveSelectionHook(Hook):
        ``select``) -> positions; ``splitter.commit(cycle + 1, ...)``
        writes ``X_L_<c+1>.npy``, ``X_U_<c+1>.npy``, ``cycle<c+1>/`` and
        ``selection_<c+1>.json`` (rank 0, atomic), with the strategy's
-       ``pseudo_labels`` of the images left out (if any), which the next
-       cycle trains on.
+       pseudo labels of the images left out (with ``pseudo_labels``, or a
+       strategy that makes its own), which the next cycle trains on.
 
     The random seed is reset to the experiment's seed before selecting, as in
     the reference; strategies with random picks get ``seed + cycle``.
@@ -84,6 +88,20 @@ class ActiveSelectionHook(Hook):
         progress (bool): Show the scoring pass's progress (images, rate,
             ETA) on rank 0: a bar on a terminal, a log line every 30 s
             otherwise. Defaults to True.
+        pseudo_labels (dict, optional): Semi-supervised cycles, with any
+            strategy: the detections scoring ``>= score_thr`` of the pool
+            images left out (computed in the same scoring pass, which then
+            adds ``det_boxes``, ``det_scores``, ``det_labels``) train the
+            next cycle as annotations, never written to ``X_L_<c>.npy``,
+            ``cycle<c>/*.txt`` or the dataset, recomputed every cycle by
+            its model. ``dict(score_thr, weight=1.0, mode='all',
+            num_per_round=None)``, see
+            :class:`~al_plugin.engine.pseudo_labeling.PseudoLabeling`
+            (``mode``: ``'all'``, ASM_core's ``'v1'`` / ``'v1+'``;
+            ``weight`` != 1 needs heads that weigh images, checked before
+            training). A strategy that makes its own (mining's
+            ``use_pseudo_labels``) sets ``score_thr``; this option may then
+            set the rest. Defaults to None (none, unless the strategy).
     """
 
     priority = 'LOW'
@@ -94,9 +112,13 @@ class ActiveSelectionHook(Hook):
                  scorer_cfg: Optional[dict] = None,
                  adapter: Optional[dict] = None,
                  select_after_last: bool = False,
-                 progress: bool = True) -> None:
+                 progress: bool = True,
+                 pseudo_labels: Optional[dict] = None) -> None:
         self.strategy = build_strategy(strategy,
                                        'ActiveSelectionHook.strategy')
+        self.pseudo_labeling = PseudoLabeling.from_cfg(
+            pseudo_labels, self.strategy,
+            'ActiveSelectionHook.pseudo_labels')
         check_scorer_cfg(scorer_cfg, 'ActiveSelectionHook.scorer_cfg')
         self.dataloader_cfg = copy.deepcopy(dataloader)
         self.scorer_cfg = scorer_cfg or {}
@@ -109,7 +131,9 @@ class ActiveSelectionHook(Hook):
         """In a training run, check that the train loop has a dataset
         splitter (:class:`ActiveLearningLoop` or a subclass) and give it
         the strategy's name (``loop.strategy_name``, which its results
-        record)."""
+        record) and the pseudo-label settings (``loop.pseudo_labeling``);
+        a pseudo-label ``weight`` other than 1 needs a detector whose heads
+        weigh images (:func:`al_plugin.models.check_image_weights`)."""
         # Only a training run has built its loop by now (Runner.train);
         # reading `runner.train_loop` in a test or val run would build
         # it. mmengine's LoggerHook tells the two apart the same way.
@@ -124,6 +148,13 @@ class ActiveSelectionHook(Hook):
                 f'this run\'s train loop is a {type(loop).__name__}, '
                 'which has no splitter')
         loop.strategy_name = self.strategy.name
+        loop.pseudo_labeling = self.pseudo_labeling
+        if self.pseudo_labeling and self.pseudo_labeling.weight != 1.0:
+            model = runner.model
+            check_image_weights(
+                model.module if is_model_wrapper(model) else model,
+                'ActiveSelectionHook.pseudo_labels.weight='
+                f'{self.pseudo_labeling.weight}')
 
     def after_cycle(self, runner, cycle: int, last: bool = False) -> None:
         splitter = runner.train_loop.splitter
@@ -141,17 +172,20 @@ class ActiveSelectionHook(Hook):
         if broken:
             pool = self._leave_out_broken(runner, cycle, pool, broken)
             budget = min(budget, len(pool))
+        thr = self.pseudo_labeling.score_thr if self.pseudo_labeling \
+            else None
         chosen, scores, pseudo_labels = select(self.strategy, outputs,
                                                budget, len(pool),
-                                               runner.seed + cycle)
+                                               runner.seed + cycle, thr)
         selected = pool[chosen]
         runner.logger.info(
             f'cycle {cycle}: {self.strategy.name} selected {len(selected)} '
             f'of {len(pool)} pool images')
-        if pseudo_labels:
+        if self.pseudo_labeling:
             runner.logger.info(
-                f'cycle {cycle}: pseudo labels for {len(pseudo_labels)} '
-                'images left unlabeled')
+                f'cycle {cycle}: pseudo labels (score >= {thr}) for '
+                f'{len(pseudo_labels)} images left unlabeled, '
+                f'{sum(len(b[1]) for b in pseudo_labels.values())} boxes')
         splitter.commit(
             cycle + 1,
             selected.tolist(),
@@ -194,16 +228,25 @@ class ActiveSelectionHook(Hook):
         return readable
 
     # -- scoring ------------------------------------------------------------
+    def pool_outputs(self) -> tuple:
+        """The names of the outputs the pool scoring computes: the
+        strategy's ``requires``, plus the detections with
+        ``pseudo_labels``."""
+        names = tuple(self.strategy.requires)
+        if self.pseudo_labeling:
+            names += tuple(n for n in DETECTION_OUTPUTS if n not in names)
+        return names
+
     def _score_pool(self, runner, pool: np.ndarray, cycle: int):
-        """The strategy's outputs (``(P, ...)`` rows of the readable pool
-        images, ``np.setdiff1d(pool, broken)``) and ``broken`` (index ->
-        error). A strategy that needs no outputs reads no image: only
-        missing files are found then."""
-        if not self.strategy.requires:
+        """The outputs of :meth:`pool_outputs` (``(P, ...)`` rows of the
+        readable pool images, ``np.setdiff1d(pool, broken)``) and
+        ``broken`` (index -> error), in one pass. When no output is needed
+        no image is read: only missing files are found then."""
+        names = self.pool_outputs()
+        if not names:
             return {}, missing_images(runner.train_loop.pool, pool)
         scored = score_indices(
-            runner.model, *self._scoring_data(runner), pool,
-            self.strategy.requires,
+            runner.model, *self._scoring_data(runner), pool, names,
             **self._score_options(runner, f'cycle {cycle}: pool scoring'))
         return scored.outputs, scored.broken
 

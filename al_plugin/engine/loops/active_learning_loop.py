@@ -13,7 +13,6 @@ import json
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
 
-import numpy as np
 import torch
 from mmengine.dist import barrier, is_main_process
 from mmengine.runner.utils import set_random_seed
@@ -25,7 +24,8 @@ from al_plugin.registry import SPLITTERS
 from al_plugin.utils import atomic_open
 from al_plugin.work_dir import INITIAL_WEIGHTS
 from ..hooks import register_cycle_hooks
-from .cycle_record import CycleRecorder
+from ..pseudo_labeling import cycle_training_set
+from .cycle_record import CycleRecorder, summary_lines
 from .phased_loop import EpochSpec, PhasedTrainLoop
 
 
@@ -115,9 +115,13 @@ class ActiveLearningLoop(PhasedTrainLoop):
         self.cycle = self.cycles[0]
         self.evaluated = False
         self.results: List[dict] = []
-        #: the selection's strategy, which the results record: given by
-        #: the selection hook before the run (None without one)
+        #: the selection's strategy, which the results record, and the
+        #: settings of semi-supervised cycles (a ``PseudoLabeling``): given
+        #: by the selection hook before the run (None without one)
         self.strategy_name: Optional[str] = None
+        self.pseudo_labeling = None
+        #: what the current cycle trains on (``pseudo_labeling.TrainingSet``)
+        self.training_set = None
         self.recorder = CycleRecorder(self.pool, self.splitter)
 
     # -- properties mmengine's hooks and log processor read ---------------
@@ -185,11 +189,10 @@ class ActiveLearningLoop(PhasedTrainLoop):
         if self.epoch_in_cycle == 0:
             self._reset_model()
         self.build_cycle_loaders()
-        num_pseudo = len(self.splitter.pseudo_labels())
         self.runner.logger.info(
-            f'cycle {cycle}: {len(self.splitter.labeled_indices())} labeled'
-            + (f' + {num_pseudo} pseudo-labeled' if num_pseudo else '') +
-            f', {len(self.splitter.pool_indices())} in the pool')
+            self.training_set.describe(
+                cycle, len(self.splitter.labeled_indices()),
+                len(self.splitter.pool_indices())))
         while self.epoch_in_cycle < len(self.plan) and not self.stop_training:
             self.run_epoch()
         if not self.evaluated and not self.stop_training:
@@ -204,15 +207,17 @@ class ActiveLearningLoop(PhasedTrainLoop):
         self.evaluated = False
 
     def build_cycle_loaders(self) -> None:
-        """Build the labeled loader over X_L of the current cycle, plus the
-        pool images the last selection gave pseudo labels."""
-        pseudo_labels = self.splitter.pseudo_labels()
-        indices = np.concatenate(
-            [self.splitter.labeled_indices(),
-             np.fromiter(pseudo_labels, dtype=np.int64)])
+        """Build the labeled loader over the cycle's training set: X_L of
+        the current cycle, plus pool images with pseudo labels, as
+        :attr:`pseudo_labeling` says (see
+        :meth:`~al_plugin.engine.pseudo_labeling.PseudoLabeling.training_set`;
+        without it, those the last selection gave)."""
+        self.training_set = cycle_training_set(self.splitter, self.cycle,
+                                               self.pseudo_labeling)
         self.labeled_loader = self.build_subset_loader(
-            indices, self.repeat_of(self.cycle), unlabeled=False,
-            pseudo_labels=pseudo_labels)
+            self.training_set.indices, self.repeat_of(self.cycle),
+            unlabeled=False, pseudo_labels=self.training_set.pseudo_labels,
+            pseudo_weight=self.training_set.weight)
         # mmengine's log processor and hooks read `train_dataloader`
         self.dataloader = self.labeled_loader
 
@@ -220,16 +225,19 @@ class ActiveLearningLoop(PhasedTrainLoop):
                             indices: Sequence[int],
                             repeat: int,
                             unlabeled: bool,
-                            pseudo_labels: Optional[dict] = None):
+                            pseudo_labels: Optional[dict] = None,
+                            pseudo_weight: float = 1.0):
         """A loader of the train dataloader's settings over the pool images
         ``indices`` (global), each ``repeat`` times, as labeled or
-        ``unlabeled`` samples (see :class:`ActiveSubset`)."""
+        ``unlabeled`` samples, pseudo-labeled ones weighing
+        ``pseudo_weight`` (see :class:`ActiveSubset`)."""
         cfg = copy.deepcopy(self._loader_cfg)
         cfg['dataset'] = ActiveSubset(
             self.pool,
             list(indices) * repeat,
             unlabeled=unlabeled,
             pseudo_labels=pseudo_labels,
+            pseudo_weight=pseudo_weight,
             on_broken='replace')  # a missing / corrupt image: warn, go on
         return self.runner.build_dataloader(cfg, seed=self.runner.seed)
 
@@ -242,20 +250,18 @@ class ActiveLearningLoop(PhasedTrainLoop):
 
     def evaluate(self) -> None:
         """Evaluate the cycle's model, append its record (see
-        :class:`CycleRecorder`) to ``results`` and call
-        ``after_cycle_eval``."""
+        :class:`CycleRecorder`) to ``results``, log it (with the SL/AL
+        ratio of semi-supervised cycles) and call ``after_cycle_eval``."""
         metrics = {}
         if self.runner.val_loop is not None:
             metrics = self.runner.val_loop.run() or {}
         self.results.append(
-            self.recorder.record(
-                self.cycle, self.strategy_name, metrics))
+            self.recorder.record(self.cycle, self.strategy_name, metrics,
+                                 self.training_set))
         self.evaluated = True
-        self.runner.logger.info(
-            f'cycle {self.cycle} done: {self.results[-1]["num_labeled"]} '
-            f'labeled, ' + ', '.join(f'{k}: {v:.4f}' for k, v in
-                                     self.results[-1]['metrics'].items()
-                                     if isinstance(v, float)))
+        for line in summary_lines(self.results[-1],
+                                  self.pseudo_labeling is not None):
+            self.runner.logger.info(line)
         self.runner.call_hook(
             'after_cycle_eval', cycle=self.cycle, result=self.results[-1])
 

@@ -46,6 +46,8 @@ from mmdet.structures import SampleList
 from mmdet.utils import InstanceList, OptInstanceList, OptMultiConfig
 from torch import Tensor
 
+from ..image_weights import (ImageWeightedAnchorHeadMixin,
+                             image_loss_weights, image_weighted_mean)
 from ..losses.miaod_losses import (gt_image_labels, instance_uncertainty,
                                    mil_image_scores, mil_level_scores,
                                    pseudo_image_labels, pseudo_label_mil_loss,
@@ -66,7 +68,7 @@ DEFAULT_INIT_CFG = dict(
 
 
 @MODELS.register_module()
-class MIAODHead(RetinaHead):
+class MIAODHead(ImageWeightedAnchorHeadMixin, RetinaHead):
     """The MI-AOD head: RetinaHead with two adversarial classifiers and a MIL
     classifier.
 
@@ -216,7 +218,7 @@ class MIAODHead(RetinaHead):
         as :class:`AnchorHead` does), and ``loss_imgcls``, the BCE of the MIL
         image class scores against the images' multi-hot GT classes. Ignored
         instances (``batch_gt_instances_ignore``, e.g. VOC's difficult boxes)
-        are not in the multi-hot.
+        are not in the multi-hot. Terms scaled by ``al_loss_weight``.
 
         Args:
             cls_scores (list[Tensor]): ``f_1`` logits per level,
@@ -260,10 +262,12 @@ class MIAODHead(RetinaHead):
         image_scores = mil_image_scores(
             mil_level_scores(cls_scores, cls_scores_2, mil_scores,
                              self.cls_out_channels))
-        loss_imgcls = F.binary_cross_entropy(
+        bce = F.binary_cross_entropy(
             image_scores,
             gt_image_labels([gt.labels for gt in batch_gt_instances],
-                            image_scores))
+                            image_scores), reduction='none')
+        loss_imgcls = image_weighted_mean(
+            bce, image_loss_weights(batch_img_metas, bce.device))
         return dict(
             loss_cls=losses_cls,
             loss_bbox=losses_bbox,

@@ -3,8 +3,8 @@
 # "years" so that the VOC07+12 concatenation path is the one exercised.
 # Diff against mmdet's `_base_/datasets/voc0712.py`: dataset type, root,
 # image scale, no RepeatDataset, no empty-image filter (global pool indices
-# must follow the line order of the trainval files), and no RandomFlip (a
-# mirrored digit is not a digit).
+# must follow the line order of the trainval files), no RandomFlip (a
+# mirrored digit is not a digit), and the per-class VOC metric.
 _base_ = 'mmdet::_base_/datasets/voc0712.py'
 
 dataset_type = 'DigitsVOCDataset'
@@ -63,3 +63,8 @@ val_dataloader = dict(
         data_prefix=dict(sub_data_root='DIGITS2007/'),
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# mmdet's VOC mAP plus the AP of every class (`pascal_voc/3_AP50`), which the
+# loop stores per cycle in results.json (`per_class_ap`)
+val_evaluator = dict(
+    type='ClasswiseVOCMetric', metric='mAP', eval_mode='11points')
+test_evaluator = val_evaluator

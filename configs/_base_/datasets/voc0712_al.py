@@ -2,7 +2,7 @@
 # Diff against mmdet's `_base_/datasets/voc0712.py`: no RepeatDataset (the
 # loop repeats X_L / X_U itself) and no empty-image filter (global pool
 # indices follow the line order of the two trainval.txt files: 0..5010 are
-# VOC2007, 5011..16550 VOC2012).
+# VOC2007, 5011..16550 VOC2012); the per-class VOC metric.
 _base_ = 'mmdet::_base_/datasets/voc0712.py'
 
 dataset_type = 'VOCDataset'
@@ -38,3 +38,8 @@ train_dataloader = dict(
                 pipeline=train_pipeline,
                 backend_args=backend_args)
         ]))
+# mmdet's VOC mAP plus the AP of every class (`pascal_voc/dog_AP50`), which
+# the loop stores per cycle in results.json (`per_class_ap`)
+val_evaluator = dict(
+    type='ClasswiseVOCMetric', metric='mAP', eval_mode='11points')
+test_evaluator = val_evaluator
