@@ -16,15 +16,13 @@ PYTEST_ARGS ?=
 venv:
 	@bash tools/setup_env.sh
 
-# Two pytest workers, one torch thread each: the tiny models gain little
-# from a second thread, and 2 workers x 2 threads would oversubscribe 2
-# cores. `--dist loadgroup`: a test file with a module-scoped fixture runs
-# on one worker (the fixture is built once), the tests of the other files
-# are spread one by one (tests/conftest.py marks the groups).
+# Two pytest workers, a test file each at a time (module fixtures are built
+# once), one torch thread each: the tiny models gain little from a second
+# thread, and 2 workers x 2 threads would oversubscribe 2 cores.
 # `make test PYTEST_JOBS=0` runs in one process.
 PYTEST_JOBS ?= 2
 test: venv pretrained
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(PYTEST_JOBS) --dist loadgroup --durations=20 $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(PYTEST_JOBS) --dist loadfile --durations=20 $(PYTEST_ARGS)
 
 lint: venv
 	$(PY) -m flake8 al_plugin tools tests configs projects benchmarks
