@@ -45,12 +45,23 @@ Protocol (every strategy runs its own config from ``configs/``):
   of batch 8 without warm-up and lr x0.1 for the last eighth of the epochs.
   It judges MI-AOD's picks apart from MI-AOD's detector.
 
-``--stage`` runs a part (``curves``, ``branch``, ``validate``, ``summary``;
-default ``all``, in that order). Everything resumes: ``compare.py`` skips
-finished runs and continues unfinished ones, ``validate_splits.py`` keeps
-finished trainings; ``summary`` reports whatever finished, with the seeds
-(``n``) of every entry. ``--jobs 2`` runs two trainings at a time, each
-with ``--threads`` (default: cores / jobs) threads.
+``--stage`` runs a part (``curves``, ``branch``, ``validate``, ``summary``);
+the default ``all`` goes seed by seed (that seed's curves, then its
+branched comparison), the validation runs once their seeds have curves,
+then the summary. Everything resumes: ``compare.py`` skips finished runs
+and continues unfinished ones, ``validate_splits.py`` keeps finished
+trainings; ``summary`` reports whatever finished, with the seeds (``n``)
+of every entry. ``--jobs 2`` runs two trainings at a time, each with
+``--threads`` (default: cores / jobs) threads.
+
+A machine that comes back empty loses nothing finished: after every call of
+a tool the finished runs' records (results, X_L files, compare.json, the
+validation reports; no checkpoint) are copied into ``--records`` (default
+``benchmarks/runs/label_efficiency_v2/<pool>``, kept in the repository,
+:mod:`benchmarks.run_records`) and restored from there at the start. A
+branched step whose source was restored without its cycle model trains
+that source again up to the cycle and checks that it reproduces the
+recorded run (same X_L and mAP) before branching from it.
 
 Runs go to ``--work-dir`` (default
 ``work_dirs/benchmarks/label_efficiency_v2/<pool>``): the curves in
@@ -73,6 +84,7 @@ import json
 import math
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -87,8 +99,12 @@ sys.path.insert(0, ROOT)
 sys.path.append(osp.join(ROOT, 'tools'))
 
 from al_plugin.curves import (curves, fraction_to_reach,  # noqa: E402
-                              metric_value, paired_differences)
+                              metric_value, paired_differences, rows_of_run)
 from al_plugin.utils import atomic_open, atomic_write_json  # noqa: E402
+from al_plugin.work_dir import (INITIAL_WEIGHTS,  # noqa: E402
+                                load_indices, load_results,
+                                trained_checkpoint)
+from benchmarks import run_records  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
 
 #: pool -> VOCdevkit root given to the configs (None: the configs' own)
@@ -171,6 +187,11 @@ def parse_args(argv=None):
     parser.add_argument(
         '--validation-extra', nargs='*', default=[],
         help='more key=value overrides of the validation runs')
+    parser.add_argument(
+        '--records',
+        help='where the finished runs\' records are kept and restored from '
+        '(benchmarks/run_records.py; default: '
+        'benchmarks/runs/label_efficiency_v2/<pool>; "" for none)')
     parser.add_argument('--jobs', type=int, default=1,
                         help='trainings at a time')
     parser.add_argument('--threads', type=int,
@@ -196,6 +217,9 @@ def parse_args(argv=None):
                                  args.pool)
     if args.data_root is None:
         args.data_root = POOLS[args.pool]
+    if args.records is None:
+        args.records = osp.join(ROOT, 'benchmarks/runs/label_efficiency_v2',
+                                args.pool)
     return args
 
 
@@ -285,11 +309,85 @@ def child_env(threads: int) -> dict:
                 MKL_NUM_THREADS=str(threads))
 
 
-def run_steps(steps: Sequence[Step], args) -> None:
+def source_step(step: Step, steps: Sequence[Step]) -> Step:
+    """The curves step that runs the source of the branched ``step``."""
+    name = osp.basename(osp.normpath(step.branch[0]))
+    return next(s for s in steps if s.stage == 'curves'
+                and s.branch is None and name in s.configs)
+
+
+def regenerate_source(source: Step, name: str, seed: int, cycle: int,
+                      args) -> str:
+    """Train ``name``'s run of ``seed`` again up to ``cycle`` (its records
+    were restored, its checkpoints are gone) in ``<work dir>_regenerated``;
+    check that it reproduces the recorded run (training is deterministic at
+    a fixed seed and thread count): the same ``X_L`` and metric in every
+    cycle up to ``cycle``. Returns the regenerated run's work dir."""
+    root = args.work_dir.rstrip('/') + '_regenerated'
+    options = [o for o in source.options
+               if not o.startswith('train_cfg.cycles=')]
+    step = source._replace(
+        configs={name: source.configs[name]}, seeds=[seed],
+        options=[cycles_option([c for c in args.cycles if c <= cycle])] +
+        options, work_dir=osp.join(root, f'cycle{cycle}'))
+    run_steps([step], args, keep=False)
+    again = osp.join(step.work_dir, name, f'seed{seed}')
+    recorded = osp.join(source.work_dir, name, f'seed{seed}')
+    rows = {}
+    for path in (recorded, again):
+        rows[path] = {r['cycle']: metric_value(r, 'AP50')
+                      for r in rows_of_run(load_results(path), name, seed)
+                      if r['cycle'] <= cycle}
+    same = rows[recorded] == rows[again] and all(
+        np.array_equal(load_indices(recorded, 'X_L', c),
+                       load_indices(again, 'X_L', c))
+        for c in rows[recorded])
+    if not same:
+        raise SystemExit(
+            f'{again} does not reproduce {recorded} up to cycle {cycle} '
+            f'(AP50 {rows[again]} against {rows[recorded]}): the runs '
+            f'branched from it would not start from the recorded model; '
+            f'run the whole benchmark again (move {args.work_dir} and '
+            f'{args.records} away)')
+    return again
+
+
+def ensure_sources(step: Step, steps: Sequence[Step], args) -> None:
+    """Give the branched ``step`` its sources' cycle models: a source run
+    restored from the records has none; train it again
+    (:func:`regenerate_source`) and copy its trained model of the branch
+    cycle and its initial weights into the source's work dir."""
+    if step.branch is None:
+        return
+    root, cycle = step.branch
+    name = osp.basename(osp.normpath(root))
+    for seed in step.seeds:
+        source = osp.join(root, f'seed{seed}')
+        if all(run_records.finished(osp.join(step.work_dir, n, f'seed{seed}'))
+               for n in step.configs) or \
+                osp.isfile(osp.join(source, trained_checkpoint(cycle))) or \
+                not run_records.finished(source):
+            continue
+        print(f'{source}: restored from the records without its cycle-'
+              f'{cycle} model; training it again', flush=True)
+        again = regenerate_source(source_step(step, steps), name, seed,
+                                  cycle, args)
+        for file in (trained_checkpoint(cycle), INITIAL_WEIGHTS):
+            shutil.copyfile(osp.join(again, file), osp.join(source, file))
+
+
+def run_steps(steps: Sequence[Step], args, keep: bool = True,
+              plan: Optional[Sequence[Step]] = None) -> None:
+    """Run ``steps`` through ``tools/compare.py``, giving a branched one its
+    sources first (``plan``: every step, default ``steps``); the records
+    are kept after each (unless ``keep`` is false)."""
     for step in steps:
+        ensure_sources(step, plan or steps, args)
         cmd = compare_command(step, args.jobs)
         print(' '.join(cmd), flush=True)
         code = subprocess.call(cmd, cwd=ROOT, env=child_env(args.threads))
+        if keep:
+            keep_records(args)
         if code:
             raise SystemExit(
                 f'{step.stage}: tools/compare.py exited {code} (run logs: '
@@ -742,16 +840,50 @@ def plot(args, rows: List[dict]) -> None:
         ])
 
 
+def run_all(args) -> None:
+    """``--stage all``: seed by seed, the curves then the branched
+    comparison of that seed (a branch's source, that seed's cycle model,
+    is fresh from the same call), the validation runs as soon as the
+    ``--validation-seeds`` have their curves; the records are kept after
+    every call of a tool."""
+    done = []
+    for seed in args.seeds:
+        one = argparse.Namespace(**dict(vars(args), seeds=[seed]))
+        run_steps(plan_steps(one), args)
+        done.append(seed)
+        if set(args.validation_seeds) <= set(done) and \
+                seed in args.validation_seeds:
+            run_validation(args)
+            keep_records(args)
+
+
+def keep_records(args) -> None:
+    """Copy the finished runs' records into ``--records``
+    (:mod:`benchmarks.run_records`)."""
+    if args.records:
+        copied = run_records.keep(args.work_dir, args.records)
+        if copied:
+            print(f'kept {len(copied)} record files in {args.records}',
+                  flush=True)
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
-    stages = STAGES if args.stage == 'all' else (args.stage, )
+    if args.records:
+        restored = run_records.restore(args.records, args.work_dir)
+        if restored:
+            print(f'restored {len(restored)} record files from '
+                  f'{args.records} into {args.work_dir}', flush=True)
     steps = plan_steps(args)
-    for stage in stages:
-        if stage in ('curves', 'branch'):
-            run_steps([s for s in steps if s.stage == stage], args)
-        elif stage == 'validate':
-            run_validation(args)
-    if 'summary' not in stages:
+    if args.stage == 'all':
+        run_all(args)
+    elif args.stage in ('curves', 'branch'):
+        run_steps([s for s in steps if s.stage == args.stage], args,
+                  plan=steps)
+    elif args.stage == 'validate':
+        run_validation(args)
+        keep_records(args)
+    if args.stage not in ('all', 'summary'):
         return
     result = summary(args, steps)
     path = osp.join(args.out, output_name(args.pool) + '.json')

@@ -38,8 +38,9 @@ class ScoringProgress:
             Defaults to None: ``sys.stdout``.
         bar_width (int): Width of the redrawn bar. Defaults to 30.
         listener (callable, optional): Called with :meth:`snapshot` after
-            every update and at :meth:`close` (e.g. a service job storing
-            its progress); it decides itself how often to act.
+            every update and at :meth:`close` (then with ``ended=True``
+            added; e.g. a service job storing its progress); it decides
+            itself how often to act.
     """
 
     def __init__(self,
@@ -111,7 +112,7 @@ class ScoringProgress:
         self.log(f'{self.desc}: {self.done} images in {_clock(elapsed)} '
                  f'({rate:.1f} img/s)')
         if self.listener is not None:
-            self.listener(self.snapshot())
+            self.listener(dict(self.snapshot(), ended=True))
 
     def _draw(self) -> None:
         filled = (self.bar_width * self.done //

@@ -17,7 +17,8 @@ METRICS = ('voc', 'coco')
 
 class ProgressHook(Hook):
     """Hands the test's progress to a listener (see
-    :class:`~.worker.ProgressFile`) after every batch."""
+    :class:`~.worker.ProgressFile`) after every batch, and once more
+    (``ended=True``) when the test has run."""
 
     def __init__(self, listener) -> None:
         self.listener = listener
@@ -29,6 +30,11 @@ class ProgressHook(Hook):
         total = len(runner.test_dataloader.dataset)
         self.listener(dict(desc='evaluating', done=self.done, total=total,
                            rate=None, elapsed=None, eta=None))
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        self.listener(dict(desc='evaluating', done=self.done,
+                           total=len(runner.test_dataloader.dataset),
+                           rate=None, elapsed=None, eta=None, ended=True))
 
 
 def evaluation_config(cfg, labels: str, images_root: str, checkpoint: str,

@@ -7,7 +7,8 @@ A job is a folder ``<work_dir>/service/jobs/<id>/``:
   ``spec`` (the request with every path resolved, what the worker reads),
   ``created`` / ``started`` / ``finished`` (UNIX times), ``error``;
 - ``progress.json``: what the worker is doing (``stage``, ``done``,
-  ``total``, ``rate`` images/s, ``eta`` s), written as it goes;
+  ``total``, ``rate`` images/s, ``eta`` s), written as it goes, and
+  ``passes``: the last snapshot of each pass that ended;
 - ``result.json`` and the job's exports, written when it is done;
 - ``log.txt``: the worker's output.
 

@@ -21,26 +21,39 @@ from al_plugin.utils import atomic_write_json
 
 class ProgressFile:
     """A progress listener that writes ``progress.json`` at most every
-    ``interval`` seconds, and at the end of each pass."""
+    ``interval`` seconds, and at the end of each pass.
+
+    ``progress.json`` holds the current pass (``stage``, ``done``,
+    ``total``, ``rate``, ``elapsed``, ``eta``) and ``passes``: the last
+    snapshot of every pass that ended (a snapshot with ``ended=True``), in
+    order, so a client that polls less often than passes end still reads
+    each pass's count and rate.
+    """
 
     def __init__(self, folder: str, interval: float = 0.5) -> None:
         self.path = osp.join(folder, PROGRESS_FILE)
         self.interval = interval
+        self.passes = []
         self._written = 0.0
 
     def __call__(self, snapshot: dict) -> None:
         now = time.monotonic()
-        if now - self._written < self.interval and \
+        ended = snapshot.get('ended', False)
+        if now - self._written < self.interval and not ended and \
                 snapshot['done'] < snapshot['total']:
             return
         self._written = now
-        self.write(stage=snapshot['desc'], **{
+        fields = dict(stage=snapshot['desc'], **{
             k: snapshot[k]
             for k in ('done', 'total', 'rate', 'elapsed', 'eta')
         })
+        if ended:
+            self.passes.append(fields)
+        self.write(**fields)
 
     def write(self, **fields) -> None:
-        atomic_write_json(self.path, dict(fields, time=time.time()))
+        atomic_write_json(self.path,
+                          dict(fields, passes=self.passes, time=time.time()))
 
 
 #: processes this worker started (a training), ended with it

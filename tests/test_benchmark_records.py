@@ -1,0 +1,118 @@
+"""benchmarks/run_records.py keeps the finished runs' records of a long
+benchmark in the repository and restores them on an empty machine;
+label_efficiency.py trains a restored branch source again, checks that it
+reproduces the record, and branches from it."""
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from benchmarks import label_efficiency as le
+from benchmarks import run_records
+
+
+def _run(folder, returncode=0, cycles=(0, 1)):
+    folder.mkdir(parents=True)
+    (folder / run_records.DONE_FILE).write_text(
+        json.dumps(dict(returncode=returncode)))
+    (folder / 'results.json').write_text('[]')
+    for c in cycles:
+        np.save(folder / f'X_L_{c}.npy', np.arange(c + 2))
+    (folder / 'trained_cycle_0.pth').write_bytes(b'weights')
+    (folder / 'compare_stdout.log').write_text('log')
+    (folder / 'cycle1').mkdir()
+    (folder / 'cycle1' / 'trainval_X_L_07.txt').write_text('a')
+
+
+def test_keep_copies_the_finished_runs_records_and_restore_brings_them_back(
+        tmp_path):
+    work, records = tmp_path / 'work', tmp_path / 'records'
+    _run(work / 'random' / 'seed0')
+    _run(work / 'random' / 'seed1', returncode=1)  # failed: nothing kept
+    _run(work / 'entropy' / 'seed0')
+    os.remove(work / 'entropy' / 'seed0' / run_records.DONE_FILE)  # running
+    (work / 'compare.json').write_text('{"rows": []}')
+    (work / 'validate' / 'random').mkdir(parents=True)
+    (work / 'validate' / 'random' / 'validation.json').write_text('{}')
+    (work / 'validate' / 'random' / 'random').mkdir()
+    (work / 'validate' / 'random' / 'random' / 'model.pth').write_text('w')
+
+    kept = run_records.keep(str(work), str(records))
+    assert sorted(kept) == [
+        'compare.json', 'random/seed0/X_L_0.npy', 'random/seed0/X_L_1.npy',
+        f'random/seed0/{run_records.DONE_FILE}', 'random/seed0/results.json',
+        'validate/random/validation.json'
+    ]
+    assert run_records.keep(str(work), str(records)) == []  # up to date
+    (work / 'compare.json').write_text('{"rows": [1]}')
+    assert run_records.keep(str(work), str(records)) == ['compare.json']
+
+    # an empty machine: the records come back, checkpoints do not
+    shutil.rmtree(work)
+    restored = run_records.restore(str(records), str(work))
+    assert sorted(restored) == sorted(kept)
+    assert run_records.finished(str(work / 'random' / 'seed0'))
+    assert not (work / 'random' / 'seed0' / 'trained_cycle_0.pth').exists()
+    # what the work dir holds stays as it is
+    (work / 'compare.json').write_text('newer')
+    assert run_records.restore(str(records), str(work)) == []
+    assert (work / 'compare.json').read_text() == 'newer'
+    assert run_records.restore(str(tmp_path / 'none'), str(work)) == []
+
+
+TINY = [
+    'train_cfg.splitter.X_L_0_size=8', 'train_cfg.splitter.X_S_size=4',
+    'train_cfg.X_L_0_repeat=1', 'train_cfg.epochs=1',
+    'train_cfg.lr_decay_epochs=[]', 'train_dataloader.batch_size=4',
+    'train_dataloader.num_workers=0',
+    'train_dataloader.persistent_workers=False',
+    'train_dataloader.batch_sampler=None', 'val_dataloader.batch_size=4',
+    'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+    'test_dataloader.batch_size=4', 'test_dataloader.num_workers=0',
+    'test_dataloader.persistent_workers=False',
+    'default_hooks.visualization.draw=False'
+]
+
+
+def test_a_restored_source_is_trained_again_and_checked(tmp_path,
+                                                        digits_root):
+    work, records = tmp_path / 'work', tmp_path / 'records'
+    args = le.parse_args([
+        '--data-root', f'{digits_root}/VOCdevkit/', '--seeds', '0',
+        '--cycles', '0', '1', '--branch-cycle', '0', '--work-dir',
+        str(work), '--records', str(records), '--out', str(tmp_path),
+        '--threads', '1', '--extra', *TINY
+    ])
+    steps = le.plan_steps(args)
+    source, branched = steps[0], steps[1]
+    assert list(source.configs) == ['random'] and branched.branch == (
+        str(work / 'random'), 0)
+    le.run_steps([source], args)
+    run = work / 'random' / 'seed0'
+    assert (run / 'trained_cycle_0.pth').is_file()
+    assert (records / 'random' / 'seed0' / 'results.json').is_file()
+    assert not list(records.rglob('*.pth'))
+
+    shutil.rmtree(work)  # the machine comes back empty
+    run_records.restore(str(records), str(work))
+    assert not (run / 'trained_cycle_0.pth').exists()
+    le.ensure_sources(branched, steps, args)
+    again = tmp_path / 'work_regenerated' / 'cycle0' / 'random' / 'seed0'
+    assert (again / 'trained_cycle_0.pth').is_file()
+    assert not (again / 'X_L_1.npy').exists()  # trained up to cycle 0
+    for name in ('trained_cycle_0.pth', 'al_initial_weights.pth'):
+        assert (run / name).read_bytes() == (again / name).read_bytes()
+
+    # a record the regenerated run does not reproduce is refused
+    for name in ('trained_cycle_0.pth', 'al_initial_weights.pth'):
+        os.remove(run / name)
+    results = json.loads((run / 'results.json').read_text())
+    results[0]['metrics'] = {
+        k: (v + 0.5 if isinstance(v, float) else v)
+        for k, v in results[0]['metrics'].items()}
+    (run / 'results.json').write_text(json.dumps(results))
+    with pytest.raises(SystemExit, match='does not reproduce'):
+        le.ensure_sources(branched, steps, args)
+    assert not (run / 'trained_cycle_0.pth').exists()
