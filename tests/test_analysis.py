@@ -7,7 +7,9 @@ prints or writes is checked against numbers computed here from the VOC
 annotation files and the experiment's own files.
 """
 import csv
+import importlib.util
 import json
+import os
 import shutil
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +18,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from .conftest import run_tool
+from .conftest import REPO, run_tool
 from .test_resume import _data_root_options
 from .test_strategy_configs import run_tiny
 
@@ -269,6 +271,9 @@ def test_load_results_tables_and_csv(experiment, runs):
         for key in ('cycle', 'num_labeled', 'num_pool',
                     'num_pseudo_labeled'):
             assert int(row[key]) == result[key], key
+        for key in ('num_labeled_boxes', 'num_pseudo_boxes',
+                    'num_human_boxes'):  # empty for the older file
+            assert row[key] == str(result.get(key, '')), key
         assert row['strategy'] == result['strategy']
         assert float(row['labeled_fraction']) == pytest.approx(
             result['num_labeled'] /
@@ -278,11 +283,14 @@ def test_load_results_tables_and_csv(experiment, runs):
                                          str(metric))
 
     printed = table_rows(stdout)
+    # labeled boxes where the records count them (not in the older file)
+    assert printed.count(['cycle', 'labeled', 'labeled %', 'boxes',
+                          'pascal_voc/mAP']) == 1
     assert printed.count(['cycle', 'labeled', 'labeled %',
-                          'pascal_voc/mAP']) == 2
+                          'pascal_voc/mAP']) == 1
     assert ['0', '50', '25.0%', '0.2500'] in printed
     assert ['1', '60', '30.0%', '-'] in printed
-    assert ['1', '12', '37.5%',
+    assert ['1', '12', '37.5%', str(results[1]['num_labeled_boxes']),
             f'{results[1]["metrics"]["pascal_voc/mAP"]:.4f}'] in printed
     assert f'{paths.older} (MIAOD)' in stdout
 
@@ -313,3 +321,30 @@ def test_load_results_library_errors_name_the_file(tmp_path, content,
         load_results(str(tmp_path))
     assert str(tmp_path / 'results.json') in str(info.value)
     assert message in str(info.value)
+
+
+def test_load_results_shows_pseudo_boxes_and_the_sl_al_ratio(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location(
+        'load_results', os.path.join(REPO, 'tools/analysis/load_results.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    counts = dict(num_labeled_boxes=20, num_pseudo_labeled=0,
+                  num_pseudo_boxes=0, num_human_boxes=20, sl_al_ratio=0.0)
+    (tmp_path / 'results.json').write_text(json.dumps([
+        dict(cycle=0, num_labeled=8, num_pool=24, strategy=None,
+             metrics={'pascal_voc/mAP': 0.1}, **counts),
+        dict(cycle=1, num_labeled=12, num_pool=20, strategy='Entropy',
+             metrics={'pascal_voc/mAP': 0.2}, **dict(
+                 counts, num_labeled_boxes=31, num_pseudo_labeled=5,
+                 num_pseudo_boxes=14, num_human_boxes=28, sl_al_ratio=0.5))
+    ]))
+    assert tool.main([str(tmp_path), '--csv', str(tmp_path / 'r.csv')]) == 0
+    printed = table_rows(capsys.readouterr().out)
+    assert printed[0] == ['cycle', 'labeled', 'labeled %', 'boxes',
+                          'pseudo boxes', 'SL/AL', 'pascal_voc/mAP']
+    assert printed[1:] == [['0', '8', '25.0%', '20', '0', '0.00', '0.1000'],
+                           ['1', '12', '37.5%', '31', '14', '0.50', '0.2000']]
+    with open(tmp_path / 'r.csv', newline='') as f:
+        rows = list(csv.DictReader(f))
+    assert [(r['num_pseudo_boxes'], r['num_human_boxes'], r['sl_al_ratio'])
+            for r in rows] == [('0', '20', '0.0'), ('14', '28', '0.5')]

@@ -1,7 +1,9 @@
 """Per-cycle results of one or more active-learning experiments.
 
 Prints, per experiment, a table of cycle, labeled images, labeled fraction
-of the pool and the chosen metrics from ``<work_dir>/results.json``, and
+of the pool, labeled boxes (and the pseudo-labeled boxes and SL/AL ratio of
+semi-supervised cycles) and the chosen metrics from
+``<work_dir>/results.json``, and
 with ``--csv`` writes all rows to one CSV file (one row per experiment and
 cycle). The loading is :func:`al_plugin.analysis.load_results`.
 
@@ -25,6 +27,11 @@ from al_plugin.utils import atomic_open  # noqa: E402
 DEFAULT_METRIC = 'pascal_voc/mAP'
 CSV_FIELDS = ('work_dir', 'cycle', 'num_labeled', 'num_pool',
               'num_pseudo_labeled', 'labeled_fraction', 'strategy')
+#: counts a record holds since they were added (left empty for an older
+#: results.json): the annotation cost in boxes and the semi-supervised
+#: cycles' model-made boxes (ASM's SL/AL ratio)
+COUNT_FIELDS = ('num_labeled_boxes', 'num_pseudo_boxes', 'num_human_boxes',
+                'sl_al_ratio')
 
 
 def parse_args(argv=None):
@@ -71,17 +78,28 @@ def _value(result: dict, name: str) -> str:
 
 
 def format_table(work_dir: str, results: list, metrics: list) -> str:
-    """One experiment's results: its work_dir and strategy, then a table."""
+    """One experiment's results: its work_dir and strategy, then a table;
+    ``boxes`` (labeled boxes) when the records count them, ``pseudo boxes``
+    and ``SL/AL`` when a cycle trained on pseudo labels."""
     strategies = {r['strategy'] for r in results} - {None}
     title = work_dir + (f' ({", ".join(sorted(strategies))})'
                         if strategies else '')
-    rows = [['cycle', 'labeled', 'labeled %'] + metrics]
+    counts = []
+    if any(r.get('num_labeled_boxes') is not None for r in results):
+        counts.append(('boxes', 'num_labeled_boxes', '{}'))
+    if any(r.get('num_pseudo_boxes') for r in results):
+        counts += [('pseudo boxes', 'num_pseudo_boxes', '{}'),
+                   ('SL/AL', 'sl_al_ratio', '{:.2f}')]
+    rows = [['cycle', 'labeled', 'labeled %'] + [c[0] for c in counts] +
+            metrics]
     for r in results:
         fraction = labeled_fraction(r)
         rows.append([
             r['cycle'], r['num_labeled'],
             '-' if fraction is None else f'{100 * fraction:.1f}%'
-        ] + [_value(r, name) for name in metrics])
+        ] + ['-' if r.get(key) is None else form.format(r[key])
+             for _, key, form in counts] + [_value(r, name)
+                                            for name in metrics])
     table = AsciiTable(rows)
     for column in range(1, len(rows[0])):
         table.justify_columns[column] = 'right'
@@ -92,7 +110,7 @@ def write_csv(path: str, experiments: dict, metrics: list) -> None:
     """All rows of all experiments in one CSV file (written atomically)."""
     with atomic_open(path, 'w') as f:
         writer = csv.writer(f, lineterminator='\n')
-        writer.writerow(list(CSV_FIELDS) + metrics)
+        writer.writerow(list(CSV_FIELDS) + list(COUNT_FIELDS) + metrics)
         for work_dir, results in experiments.items():
             for r in results:
                 fraction = labeled_fraction(r)
@@ -101,7 +119,8 @@ def write_csv(path: str, experiments: dict, metrics: list) -> None:
                     r['num_pseudo_labeled'],
                     '' if fraction is None else fraction,
                     r['strategy'] or ''
-                ] + [
+                ] + ['' if r.get(key) is None else r[key]
+                     for key in COUNT_FIELDS] + [
                     '' if r['metrics'].get(name) is None else
                     r['metrics'][name] for name in metrics
                 ])
