@@ -162,6 +162,10 @@ def test_a_two_cycle_run_logs_curves_and_pictures(tmp_path, digits_root):
     for record, result in zip(per_cycle, results):
         for metric in ('pascal_voc/mAP', 'pascal_voc/AP50'):
             assert record[f'cycle/{metric}'] == result['metrics'][metric]
+        # the annotation cost and the SL/AL ratio (0: no pseudo labels)
+        assert record['cycle/num_labeled_boxes'] == \
+            result['num_labeled_boxes'] > 0
+        assert record['cycle/sl_al_ratio'] == 0.0
 
     # the phase's own losses at the iterations LoggerHook logs (every one)
     logged = [r['step'] for r in records if 'loss_cls' in r]

@@ -19,6 +19,10 @@ from mmdet.registry import HOOKS
 from al_plugin.datasets.dataset_tree import leaf_datasets
 from .active_selection_hook import SELECTION_INFO
 
+#: the counts of a cycle's record (``results.json``) logged as scalars
+CYCLE_COUNTS = ('num_labeled', 'num_labeled_boxes', 'num_pseudo_labeled',
+                'num_pseudo_boxes', 'sl_al_ratio', 'num_pool')
+
 
 @HOOKS.register_module()
 class ActiveLearningVisualizationHook(Hook):
@@ -30,9 +34,8 @@ class ActiveLearningVisualizationHook(Hook):
     ``<work_dir>/<timestamp>/vis_data/``):
 
     - per cycle, ``step = cycle``: every numeric metric of the cycle's
-      evaluation and the set sizes, as scalars ``cycle/<metric>`` (e.g.
-      ``cycle/pascal_voc/mAP``), ``cycle/num_labeled``,
-      ``cycle/num_pseudo_labeled`` and ``cycle/num_pool``;
+      evaluation (``cycle/pascal_voc/mAP``...) and each of ``CYCLE_COUNTS``
+      the cycle's record holds, as scalars ``cycle/<name>``;
     - per selection: the strategy's scores of the whole scored pool as a
       histogram image ``pool_scores`` (the selected images stacked in
       another colour), and on a ``TensorboardVisBackend`` also as native
@@ -49,8 +52,7 @@ class ActiveLearningVisualizationHook(Hook):
       consecutive phases and keeps the last value of a phase's loss (the
       MI-AOD unlabeled ``u_*`` ones) through the later phases.
 
-    ``LocalVisBackend`` writes images as ``vis_image/<name>_<cycle>.png``
-    and scalars into ``scalars.json``.
+    ``LocalVisBackend`` writes ``vis_image/<name>_<cycle>.png``, scalars.json.
 
     The selection comes from the message hub (``al_selection``, published
     by :class:`ActiveSelectionHook` once committed); this hook's priority
@@ -155,12 +157,10 @@ class ActiveLearningVisualizationHook(Hook):
                 continue
             scalars = {
                 f'cycle/{k}': v
-                for k, v in result['metrics'].items()
+                for k, v in [*result['metrics'].items(),
+                             *((k, result.get(k)) for k in CYCLE_COUNTS)]
                 if isinstance(v, (int, float))
             }
-            for key in ('num_labeled', 'num_pseudo_labeled', 'num_pool'):
-                if key in result:
-                    scalars[f'cycle/{key}'] = result[key]
             runner.visualizer.add_scalars(scalars, step=cycle)
             self._logged_cycles.add(cycle)
 
