@@ -1,7 +1,10 @@
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -33,12 +36,25 @@ def run_tool(args, cwd=REPO, env=None, timeout=600, check=True):
 
 
 @pytest.fixture(scope='session')
-def digits_root(tmp_path_factory):
-    """A tiny built-in digits set (VOC tree + COCO json), made once."""
-    out = tmp_path_factory.mktemp('digits') / 'digits_det'
+def digits_root():
+    """A tiny built-in digits set (VOC tree + COCO json), made once, at a
+    short path (``/tmp/al_digits_XXXXXXXX``), removed at the end.
+
+    Its path goes into every experiment config of the tests, and mmengine
+    formats the whole config with yapf (``Config.pretty_text``) at every
+    checkpoint it saves: a nested line with a long ``data_root`` overflows
+    and yapf's search for line breaks then takes up to a second. A
+    ``tmp_path`` under pytest-xdist is ~70 characters
+    (``/tmp/pytest-of-<user>/pytest-<n>/popen-gw<k>/...``): the tiny MI-AOD
+    experiment of tests/configs (18 checkpoints) spent ~25 s in yapf there,
+    ~2 s at ~45 characters.
+    """
+    base = tempfile.mkdtemp(prefix='al_digits_')
+    out = Path(base) / 'digits_det'
     run_tool([
         'tools/make_digits_det.py', '--out', str(out), '--num-trainval', '32',
         '--num-test', '8', '--min-size', '64', '--max-size', '64', '--seed',
         '0'
     ])
-    return out
+    yield out
+    shutil.rmtree(base, ignore_errors=True)
