@@ -58,7 +58,9 @@ A machine that comes back empty loses nothing finished: after every call of
 a tool the finished runs' records (results, X_L files, compare.json, the
 validation reports; no checkpoint) are copied into ``--records`` (default
 ``benchmarks/runs/label_efficiency_v2/<pool>``, kept in the repository,
-:mod:`benchmarks.run_records`) and restored from there at the start. A
+:mod:`benchmarks.run_records`) and restored from there at the start, on
+the same testbed only (digests of the pretrained weights and the pool's
+annotations in ``testbed.json``; another is refused). A
 branched step whose source was restored without its cycle model trains
 that source again up to the cycle and checks that it reproduces the
 recorded run (same X_L and mAP) before branching from it.
@@ -80,6 +82,7 @@ import argparse
 import copy
 import datetime
 import functools
+import glob
 import json
 import math
 import os
@@ -867,8 +870,30 @@ def keep_records(args) -> None:
                   flush=True)
 
 
+def testbed(args) -> dict:
+    """Digests of what every run reads: the backbone's pretrained weights
+    (``pretrained``, None from scratch) and the pool's split lists and
+    annotations (``annotations``, of the ``data_root`` the runs train
+    on)."""
+    cfg = load_config(LABEL_LOOP['random'], pool_options(args.data_root))
+    checkpoint = pretrained_checkpoint(cfg)
+    root = osp.join(ROOT, cfg.train_dataloader.dataset.datasets[0].data_root)
+    files = sorted(
+        glob.glob(osp.join(root, '*', 'ImageSets', 'Main', '*.txt')) +
+        glob.glob(osp.join(root, '*', 'Annotations', '*.xml')))
+    if not files:
+        raise SystemExit(f'{root}: no ImageSets/Main lists or Annotations; '
+                         'make the pool first (make data / data-redundant)')
+    return dict(
+        pretrained=None if checkpoint is None else run_records.digest(
+            [osp.join(ROOT, checkpoint)]),
+        annotations=run_records.digest(files))
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.records and args.stage != 'summary':
+        run_records.check_testbed(args.records, testbed(args))
     if args.records:
         restored = run_records.restore(args.records, args.work_dir)
         if restored:

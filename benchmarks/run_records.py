@@ -16,18 +16,22 @@ Kept, under the same relative paths:
 - of each finished run (a folder whose ``compare_run.json`` says exit 0):
   that file, ``results.json`` and its ``X_L_<c>.npy`` (what
   ``selection_content.py`` and ``validate_splits.py`` read);
-- of each validation: ``validation.json`` and the benchmark's settings.
+- of each validation: ``validation.json`` and the benchmark's settings;
+- ``testbed.json``: digests of what every run reads (the pretrained
+  weights, the pool's annotations); a call on another testbed is refused
+  (:func:`check_testbed`).
 
 Both directions copy only what the other side lacks or holds in another
 version, atomically, and never delete.
 """
 import filecmp
+import hashlib
 import json
 import os
 import os.path as osp
 import re
 import shutil
-from typing import List
+from typing import List, Sequence
 
 #: compare.py's record of a run's exit (tools/compare.py DONE_FILE)
 DONE_FILE = 'compare_run.json'
@@ -36,6 +40,8 @@ RUN_FILES = re.compile(r'^(results\.json|X_L_\d+\.npy)$')
 #: what any folder keeps
 ALWAYS = ('compare.json', 'compare.csv', 'validation.json',
           'benchmark_validation.json')
+#: the testbed the records were measured on (:func:`check_testbed`)
+TESTBED_FILE = 'testbed.json'
 
 
 def finished(folder: str) -> bool:
@@ -95,3 +101,42 @@ def restore(records: str, work_dir: str) -> List[str]:
     lacking = [rel for rel in record_files(records)
                if not osp.exists(osp.join(work_dir, rel))]
     return _copy(lacking, records, work_dir)
+
+
+def digest(paths: Sequence[str]) -> str:
+    """sha256 over the contents of ``paths``, in the order given."""
+    sha = hashlib.sha256()
+    for path in paths:
+        with open(path, 'rb') as f:
+            sha.update(hashlib.sha256(f.read()).digest())
+    return sha.hexdigest()
+
+
+def check_testbed(records: str, testbed: dict) -> None:
+    """Refuse to mix runs of two testbeds: ``testbed`` (digests of what
+    every run reads, e.g. the backbone's pretrained weights and the pool's
+    annotations) must equal the one ``records`` was measured on; records
+    without one take it.
+
+    Raises:
+        SystemExit: If they differ; the message names the file and the
+            entries that differ.
+    """
+    path = osp.join(records, TESTBED_FILE)
+    if osp.isfile(path):
+        with open(path) as f:
+            recorded = json.load(f)
+        differ = sorted(k for k in set(recorded) | set(testbed)
+                        if recorded.get(k) != testbed.get(k))
+        if differ:
+            raise SystemExit(
+                f'{path}: the records were measured on another testbed '
+                f'({", ".join(differ)} differ: {recorded} here, {testbed} '
+                'now); make the data and the pretrained weights they were '
+                f'measured on, or move {records} away to start over')
+        return
+    os.makedirs(records, exist_ok=True)
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(testbed, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)

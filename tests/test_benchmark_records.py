@@ -62,6 +62,27 @@ def test_keep_copies_the_finished_runs_records_and_restore_brings_them_back(
     assert run_records.restore(str(tmp_path / 'none'), str(work)) == []
 
 
+def test_records_of_another_testbed_are_refused(tmp_path, digits_root):
+    records = tmp_path / 'records'
+    data = tmp_path / 'data'
+    shutil.copytree(digits_root, data)
+    args = le.parse_args(['--data-root', f'{data}/VOCdevkit/'])
+    bed = le.testbed(args)
+    assert set(bed) == {'pretrained', 'annotations'} and all(bed.values())
+    run_records.check_testbed(str(records), bed)  # the first call: taken
+    assert json.loads((records / run_records.TESTBED_FILE).read_text()) \
+        == bed
+    run_records.check_testbed(str(records), le.testbed(args))  # the same
+    xml = sorted(data.glob('VOCdevkit/*/Annotations/*.xml'))[0]
+    xml.write_text(xml.read_text().replace('<difficult>0',
+                                           '<difficult>1', 1))
+    changed = le.testbed(args)
+    assert changed['pretrained'] == bed['pretrained']
+    with pytest.raises(SystemExit, match=r'testbed\.json: the records were '
+                       r'measured on another testbed \(annotations differ'):
+        run_records.check_testbed(str(records), changed)
+
+
 TINY = [
     'train_cfg.splitter.X_L_0_size=8', 'train_cfg.splitter.X_S_size=4',
     'train_cfg.X_L_0_repeat=1', 'train_cfg.epochs=1',
