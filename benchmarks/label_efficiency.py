@@ -376,7 +376,9 @@ def ensure_sources(step: Step, steps: Sequence[Step], args) -> None:
         again = regenerate_source(source_step(step, steps), name, seed,
                                   cycle, args)
         for file in (trained_checkpoint(cycle), INITIAL_WEIGHTS):
-            shutil.copyfile(osp.join(again, file), osp.join(source, file))
+            target = osp.join(source, file)
+            shutil.copyfile(osp.join(again, file), target + '.tmp')
+            os.replace(target + '.tmp', target)  # never a half checkpoint
 
 
 def run_steps(steps: Sequence[Step], args, keep: bool = True,
@@ -875,7 +877,8 @@ def testbed(args) -> dict:
     (``pretrained``, None from scratch) and the pool's split lists and
     annotations (``annotations``, of the ``data_root`` the runs train
     on)."""
-    cfg = load_config(LABEL_LOOP['random'], pool_options(args.data_root))
+    cfg = load_config(LABEL_LOOP['random'],
+                      pool_options(args.data_root) + list(args.extra))
     checkpoint = pretrained_checkpoint(cfg)
     root = osp.join(ROOT, cfg.train_dataloader.dataset.datasets[0].data_root)
     files = sorted(
