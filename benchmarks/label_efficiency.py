@@ -381,16 +381,36 @@ def ensure_sources(step: Step, steps: Sequence[Step], args) -> None:
             os.replace(target + '.tmp', target)  # never a half checkpoint
 
 
+def wait_keeping(process, args=None, interval: float = 60) -> int:
+    """Wait for ``process``; with ``args``, keep the records every
+    ``interval`` seconds meanwhile (a run that ends is kept within a
+    minute, not when the last run of its step ends). Returns its exit
+    code."""
+    while True:
+        try:
+            return process.wait(timeout=interval)
+        except subprocess.TimeoutExpired:
+            if args is not None:
+                keep_records(args, quiet=True)
+
+
 def run_steps(steps: Sequence[Step], args, keep: bool = True,
               plan: Optional[Sequence[Step]] = None) -> None:
     """Run ``steps`` through ``tools/compare.py``, giving a branched one its
     sources first (``plan``: every step, default ``steps``); the records
-    are kept after each (unless ``keep`` is false)."""
+    are kept every minute while a step runs and after it (unless ``keep``
+    is false)."""
     for step in steps:
         ensure_sources(step, plan or steps, args)
         cmd = compare_command(step, args.jobs)
         print(' '.join(cmd), flush=True)
-        code = subprocess.call(cmd, cwd=ROOT, env=child_env(args.threads))
+        with subprocess.Popen(cmd, cwd=ROOT,
+                              env=child_env(args.threads)) as process:
+            try:
+                code = wait_keeping(process, args if keep else None)
+            except BaseException:  # as subprocess.call: no orphan left
+                process.kill()
+                raise
         if keep:
             keep_records(args)
         if code:
@@ -862,12 +882,12 @@ def run_all(args) -> None:
             keep_records(args)
 
 
-def keep_records(args) -> None:
+def keep_records(args, quiet: bool = False) -> None:
     """Copy the finished runs' records into ``--records``
     (:mod:`benchmarks.run_records`)."""
     if args.records:
         copied = run_records.keep(args.work_dir, args.records)
-        if copied:
+        if copied and not quiet:
             print(f'kept {len(copied)} record files in {args.records}',
                   flush=True)
 

@@ -137,3 +137,31 @@ def test_a_restored_source_is_trained_again_and_checked(tmp_path,
     with pytest.raises(SystemExit, match='does not reproduce'):
         le.ensure_sources(branched, steps, args)
     assert not (run / 'trained_cycle_0.pth').exists()
+
+
+def test_records_are_kept_while_a_step_runs(tmp_path):
+    """A run that ends while the other runs of its step go on is kept
+    within the interval, not when the step ends."""
+    import subprocess
+    import sys
+    work, records = tmp_path / 'work', tmp_path / 'records'
+    args = le.parse_args(['--work-dir', str(work), '--records',
+                          str(records)])
+    flag = tmp_path / 'kept'
+    # the step: a run finishes at once; the step ends once it is kept
+    _run(work / 'random' / 'seed0')
+    process = subprocess.Popen([
+        sys.executable, '-c',
+        'import os, sys, time\n'
+        'start = time.time()\n'
+        f'while not os.path.exists({str(records / "compare.json")!r}):\n'
+        '    time.sleep(0.05)\n'
+        '    if time.time() - start > 30:\n'
+        '        sys.exit(4)  # never kept\n'
+        f'open({str(flag)!r}, "w").close()\n'
+        'sys.exit(3)'
+    ])
+    (work / 'compare.json').write_text('{}')
+    assert le.wait_keeping(process, args, interval=0.2) == 3
+    assert flag.exists()
+    assert (records / 'random' / 'seed0' / 'results.json').is_file()
