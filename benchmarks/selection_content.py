@@ -17,7 +17,9 @@ Writes ``benchmarks/results/selection_content.json``: per strategy the
 ``mean`` over seeds and the ``per_seed`` statistics of :func:`pick_stats`
 (plus ``duplicate_picks``, ``duplicate_rate`` and ``new_bursts`` on a pool
 of bursts), the same for the whole ``pool`` (its duplicate rate is ``1 -
-bursts / images``) and ``pool_bursts`` (None without burst metadata).
+bursts / images``) and ``pool_bursts`` (None without burst metadata). Only
+finished runs (``compare.py``'s ``compare_run.json`` with exit 0) count; a
+strategy's ``per_seed`` names the seeds it has.
 
     .venv/bin/python benchmarks/selection_content.py [--seeds 0 1 2]
 """
@@ -40,6 +42,7 @@ from al_plugin.analysis import (find_cycles, load_indices,  # noqa: E402
 from al_plugin.utils import atomic_write_json  # noqa: E402
 from benchmarks.label_efficiency import LABEL_LOOP, MIAOD  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
+from benchmarks.run_records import finished  # noqa: E402
 from make_digits_redundant import pool_root, read_bursts  # noqa: E402
 from print_split import build_pool, load_config  # noqa: E402
 
@@ -215,14 +218,20 @@ def mean_over_seeds(per_seed: Sequence[dict]) -> dict:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    runs = {
-        name: [
-            osp.join(args.work_dir, name, f'seed{seed}')
-            for seed in args.seeds
-        ]
-        for name in {**LABEL_LOOP, **MIAOD}
-    }
-    first = runs['random'][0]
+    runs = {}
+    for name in {**LABEL_LOOP, **MIAOD}:
+        dirs = {seed: osp.join(args.work_dir, name, f'seed{seed}')
+                for seed in args.seeds}
+        done = {s: d for s, d in dirs.items() if finished(d)}
+        if len(done) < len(dirs):
+            print(f'{name}: seeds {sorted(set(dirs) - set(done))} have not '
+                  'finished; left out')
+        if done:
+            runs[name] = done
+    if 'random' not in runs:
+        raise SystemExit(f'{args.work_dir}: no finished random run of '
+                         f'seeds {args.seeds}')
+    first = next(iter(runs['random'].values()))
     # every run splits the same pool; its config copy names the data
     dataset = build_pool(load_config(osp.join(first, 'random_digits.py')))
     rare = rarest_classes(dataset, args.num_rare)
@@ -230,7 +239,7 @@ def main(argv=None) -> None:
     strategies = {}
     for name, dirs in runs.items():
         per_seed = []
-        for run_dir in dirs:
+        for run_dir in dirs.values():
             initial, last = labeled_sets(run_dir)
             picked = np.setdiff1d(last, initial)
             stats = pick_stats(dataset, picked, rare)
@@ -239,7 +248,7 @@ def main(argv=None) -> None:
             per_seed.append(stats)
         strategies[name] = dict(
             mean=mean_over_seeds(per_seed),
-            per_seed=dict(zip(map(str, args.seeds), per_seed)))
+            per_seed=dict(zip(map(str, dirs), per_seed)))
     pool = pick_stats(dataset, range(len(dataset)), rare)
     if bursts is not None:
         pool.update(duplicate_stats(bursts, [], range(len(dataset))))

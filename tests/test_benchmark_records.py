@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks import label_efficiency as le
-from benchmarks import run_records
+from benchmarks import run_records, selection_content
 
 
 def _run(folder, returncode=0, cycles=(0, 1)):
@@ -119,6 +119,14 @@ def test_a_restored_source_is_trained_again_and_checked(tmp_path,
     shutil.rmtree(work)  # the machine comes back empty
     run_records.restore(str(records), str(work))
     assert not (run / 'trained_cycle_0.pth').exists()
+    # what the picks hold is read from the records alone (the run's dumped
+    # config names the pool); strategies without a finished run left out
+    selection_content.main(['--work-dir', str(work), '--seeds', '0',
+                            '--out', str(tmp_path / 'content.json')])
+    content = json.loads((tmp_path / 'content.json').read_text())
+    assert list(content['strategies']) == ['random']
+    assert list(content['strategies']['random']['per_seed']) == ['0']
+    assert content['strategies']['random']['mean']['images'] == 4
     le.ensure_sources(branched, steps, args)
     again = tmp_path / 'work_regenerated' / 'cycle0' / 'random' / 'seed0'
     assert (again / 'trained_cycle_0.pth').is_file()
