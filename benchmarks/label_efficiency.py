@@ -90,6 +90,7 @@ import os.path as osp
 import shutil
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, NamedTuple, Optional, Sequence
 
@@ -154,6 +155,8 @@ SCHEDULE_KEYS = ('type', 'cycles', 'epochs', 'epoch', 'epoch_ratio',
                  'X_L_repeat', 'X_L_0_repeat', 'X_U_repeat', 'reset_weights',
                  'lr_decay_epochs', 'lr_decay', 'warmup_iters')
 VALIDATION_SETTINGS = 'benchmark_validation.json'
+#: held while the records are kept
+KEEPING = threading.Lock()
 
 
 def parse_args(argv=None):
@@ -394,6 +397,19 @@ def wait_keeping(process, args=None, interval: float = 60) -> int:
                 keep_records(args, quiet=True)
 
 
+def call_keeping(cmd: List[str], args, keep: bool = True, **popen) -> int:
+    """``subprocess.call(cmd)`` in the repository with ``--threads``
+    threads, keeping the records meanwhile unless ``keep`` is false
+    (:func:`wait_keeping`)."""
+    with subprocess.Popen(cmd, cwd=ROOT, env=child_env(args.threads),
+                          **popen) as process:
+        try:
+            return wait_keeping(process, args if keep else None)
+        except BaseException:  # as subprocess.call: no orphan left
+            process.kill()
+            raise
+
+
 def run_steps(steps: Sequence[Step], args, keep: bool = True,
               plan: Optional[Sequence[Step]] = None) -> None:
     """Run ``steps`` through ``tools/compare.py``, giving a branched one its
@@ -404,13 +420,7 @@ def run_steps(steps: Sequence[Step], args, keep: bool = True,
         ensure_sources(step, plan or steps, args)
         cmd = compare_command(step, args.jobs)
         print(' '.join(cmd), flush=True)
-        with subprocess.Popen(cmd, cwd=ROOT,
-                              env=child_env(args.threads)) as process:
-            try:
-                code = wait_keeping(process, args if keep else None)
-            except BaseException:  # as subprocess.call: no orphan left
-                process.kill()
-                raise
+        code = call_keeping(cmd, args, keep)
         if keep:
             keep_records(args)
         if code:
@@ -511,9 +521,8 @@ def run_validation(args) -> None:
         print(' '.join(job['command']), flush=True)
         with open(osp.join(job['out_dir'], 'validate_stdout.log'),
                   'a') as log:
-            code = subprocess.call(job['command'], cwd=ROOT,
-                                   env=child_env(args.threads), stdout=log,
-                                   stderr=subprocess.STDOUT)
+            code = call_keeping(job['command'], args, stdout=log,
+                                stderr=subprocess.STDOUT)
         if code == 0:  # the settings of the report it completed
             atomic_write_json(osp.join(job['out_dir'], VALIDATION_SETTINGS),
                               job['settings'])
@@ -884,9 +893,11 @@ def run_all(args) -> None:
 
 def keep_records(args, quiet: bool = False) -> None:
     """Copy the finished runs' records into ``--records``
-    (:mod:`benchmarks.run_records`)."""
+    (:mod:`benchmarks.run_records`); one caller at a time (the validation
+    runs keep from their threads)."""
     if args.records:
-        copied = run_records.keep(args.work_dir, args.records)
+        with KEEPING:
+            copied = run_records.keep(args.work_dir, args.records)
         if copied and not quiet:
             print(f'kept {len(copied)} record files in {args.records}',
                   flush=True)
