@@ -52,7 +52,7 @@ benchmark: data data-redundant pretrained
 	$(PY) benchmarks/label_efficiency.py --pool digits
 	$(PY) benchmarks/label_efficiency.py --pool redundant --data-root $(DATA_REDUNDANT)/VOCdevkit/
 	$(PY) benchmarks/selection_content.py --work-dir work_dirs/benchmarks/label_efficiency_v2/digits
-	$(PY) benchmarks/selection_content.py --work-dir work_dirs/benchmarks/label_efficiency_v2/redundant --out benchmarks/results/selection_content_redundant.json
+	$(PY) benchmarks/selection_content.py --work-dir work_dirs/benchmarks/label_efficiency_v2/redundant --data-root $(DATA_REDUNDANT)/VOCdevkit/ --out benchmarks/results/selection_content_redundant.json
 	$(PY) benchmarks/collect.py
 
 clean:

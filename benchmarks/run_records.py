@@ -14,8 +14,8 @@ Kept, under the same relative paths:
 - every ``compare.json`` / ``compare.csv`` (the rows of the curves and of
   the branched comparisons);
 - of each finished run (a folder whose ``compare_run.json`` says exit 0):
-  that file, ``results.json``, its ``X_L_<c>.npy`` and the config it
-  dumped (what ``selection_content.py`` and ``validate_splits.py`` read);
+  that file, ``results.json`` and its ``X_L_<c>.npy`` (what
+  ``selection_content.py`` and ``validate_splits.py`` read);
 - of each validation: ``validation.json`` and the benchmark's settings;
 - ``testbed.json``: digests of what every run reads (the pretrained
   weights, the pool's annotations); a call on another testbed is refused
@@ -35,9 +35,8 @@ from typing import List, Sequence
 
 #: compare.py's record of a run's exit (tools/compare.py DONE_FILE)
 DONE_FILE = 'compare_run.json'
-#: what a finished run keeps, beside DONE_FILE: its results, labeled sets
-#: and the config it dumped (selection_content.py reads the pool from it)
-RUN_FILES = re.compile(r'^(results\.json|X_L_\d+\.npy|[\w.-]+\.py)$')
+#: what a finished run keeps, beside DONE_FILE
+RUN_FILES = re.compile(r'^(results\.json|X_L_\d+\.npy)$')
 #: what any folder keeps
 ALWAYS = ('compare.json', 'compare.csv', 'validation.json',
           'benchmark_validation.json')

@@ -40,11 +40,12 @@ sys.path.append(osp.join(ROOT, 'tools'))
 from al_plugin.analysis import (find_cycles, load_indices,  # noqa: E402
                                 split_summary)
 from al_plugin.utils import atomic_write_json  # noqa: E402
+from benchmarks import label_efficiency as le  # noqa: E402
 from benchmarks.label_efficiency import LABEL_LOOP, MIAOD  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
 from benchmarks.run_records import finished  # noqa: E402
 from make_digits_redundant import pool_root, read_bursts  # noqa: E402
-from print_split import build_pool, load_config  # noqa: E402
+from print_split import build_pool  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -56,6 +57,11 @@ def parse_args(argv=None):
     parser.add_argument(
         '--out',
         default=osp.join(ROOT, 'benchmarks/results/selection_content.json'))
+    parser.add_argument(
+        '--data-root',
+        help='VOCdevkit root of the pool the runs split (default: the '
+        'configs\' own; label_efficiency.py --data-root, e.g. '
+        'data/digits_redundant/VOCdevkit/ for the redundant pool)')
     parser.add_argument(
         '--num-rare', type=int, default=3,
         help='how many of the pool\'s least frequent classes count as rare')
@@ -231,9 +237,9 @@ def main(argv=None) -> None:
     if 'random' not in runs:
         raise SystemExit(f'{args.work_dir}: no finished random run of '
                          f'seeds {args.seeds}')
-    first = next(iter(runs['random'].values()))
-    # every run splits the same pool; its config copy names the data
-    dataset = build_pool(load_config(osp.join(first, 'random_digits.py')))
+    # every run splits the same pool: the benchmark's configs on its data
+    dataset = build_pool(le.load_config(LABEL_LOOP['random'],
+                                        le.pool_options(args.data_root)))
     rare = rarest_classes(dataset, args.num_rare)
     bursts = burst_ids(dataset)
     strategies = {}

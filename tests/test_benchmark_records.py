@@ -119,9 +119,10 @@ def test_a_restored_source_is_trained_again_and_checked(tmp_path,
     shutil.rmtree(work)  # the machine comes back empty
     run_records.restore(str(records), str(work))
     assert not (run / 'trained_cycle_0.pth').exists()
-    # what the picks hold is read from the records alone (the run's dumped
-    # config names the pool); strategies without a finished run left out
+    # what the picks hold is read from the records alone; strategies
+    # without a finished run are left out
     selection_content.main(['--work-dir', str(work), '--seeds', '0',
+                            '--data-root', f'{digits_root}/VOCdevkit/',
                             '--out', str(tmp_path / 'content.json')])
     content = json.loads((tmp_path / 'content.json').read_text())
     assert list(content['strategies']) == ['random']
