@@ -905,9 +905,9 @@ def keep_records(args, quiet: bool = False) -> None:
 
 def testbed(args) -> dict:
     """Digests of what every run reads: the backbone's pretrained weights
-    (``pretrained``, None from scratch) and the pool's split lists and
-    annotations (``annotations``, of the ``data_root`` the runs train
-    on)."""
+    (``pretrained``: its tensors, not the file; None from scratch) and the
+    pool's split lists and annotations (``annotations``, of the
+    ``data_root`` the runs train on)."""
     cfg = load_config(LABEL_LOOP['random'],
                       pool_options(args.data_root) + list(args.extra))
     checkpoint = pretrained_checkpoint(cfg)
@@ -919,8 +919,8 @@ def testbed(args) -> dict:
         raise SystemExit(f'{root}: no ImageSets/Main lists or Annotations; '
                          'make the pool first (make data / data-redundant)')
     return dict(
-        pretrained=None if checkpoint is None else run_records.digest(
-            [osp.join(ROOT, checkpoint)]),
+        pretrained=None if checkpoint is None else
+        run_records.weights_digest(osp.join(ROOT, checkpoint)),
         annotations=run_records.digest(files))
 
 

@@ -18,8 +18,8 @@ Kept, under the same relative paths:
   ``selection_content.py`` and ``validate_splits.py`` read);
 - of each validation: ``validation.json`` and the benchmark's settings;
 - ``testbed.json``: digests of what every run reads (the pretrained
-  weights, the pool's annotations); a call on another testbed is refused
-  (:func:`check_testbed`).
+  weights' tensors, :func:`weights_digest`; the pool's annotations); a call
+  on another testbed is refused (:func:`check_testbed`).
 
 Both directions copy only what the other side lacks or holds in another
 version, atomically, and never delete.
@@ -109,6 +109,22 @@ def digest(paths: Sequence[str]) -> str:
     for path in paths:
         with open(path, 'rb') as f:
             sha.update(hashlib.sha256(f.read()).digest())
+    return sha.hexdigest()
+
+
+def weights_digest(checkpoint: str) -> str:
+    """sha256 over the tensors of ``checkpoint``'s ``state_dict`` (name,
+    dtype, shape and bytes, by name): the weights, not the file, whose
+    ``meta`` (build time, paths) differs between two builds of the same
+    weights."""
+    import torch  # here: the records' other readers need no torch
+    state = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    state = state.get('state_dict', state)
+    sha = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].contiguous()
+        sha.update(f'{name}:{tensor.dtype}:{tuple(tensor.shape)}'.encode())
+        sha.update(tensor.numpy().tobytes())
     return sha.hexdigest()
 
 

@@ -174,3 +174,20 @@ def test_records_are_kept_while_a_step_runs(tmp_path):
     assert le.wait_keeping(process, args, interval=0.2) == 3
     assert flag.exists()
     assert (records / 'random' / 'seed0' / 'results.json').is_file()
+
+
+def test_the_weights_digest_reads_tensors_not_the_file(tmp_path):
+    """Two builds of the same weights differ in their ``meta`` (build time,
+    paths): one digest; a changed tensor: another."""
+    import torch
+    state = {'conv.weight': torch.arange(6.).reshape(2, 3),
+             'bn.num_batches_tracked': torch.tensor(3)}
+    paths = [str(tmp_path / f'{i}.pth') for i in range(3)]
+    torch.save(dict(state_dict=state, meta=dict(seconds=1.5)), paths[0])
+    torch.save(dict(state_dict=dict(reversed(state.items())),
+                    meta=dict(seconds=2.5, cache='/elsewhere')), paths[1])
+    changed = dict(state, **{'conv.weight': state['conv.weight'] + 1e-6})
+    torch.save(dict(state_dict=changed, meta=dict(seconds=1.5)), paths[2])
+    first, again, other = map(run_records.weights_digest, paths)
+    assert first == again != other
+    assert run_records.digest(paths[:1]) != run_records.digest(paths[1:2])
