@@ -28,7 +28,8 @@ from types import ModuleType
 
 #: The packages whose import registers every component of the plugin.
 COMPONENTS = ('al_plugin.datasets', 'al_plugin.engine',
-              'al_plugin.evaluation', 'al_plugin.models')
+              'al_plugin.evaluation.classwise_voc_metric',
+              'al_plugin.evaluation.froc_metric', 'al_plugin.models')
 #: The modules whose registries receive the plugin's components.
 REGISTRY_MODULES = ('mmengine.registry', 'mmdet.registry')
 

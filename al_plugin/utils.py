@@ -1,4 +1,5 @@
-"""Small helpers shared by the package: atomic file writes, metric values."""
+"""Small helpers shared by the package: atomic file writes, metric values,
+the cache folder outside the clone."""
 import json
 import os
 import os.path as osp
@@ -46,3 +47,14 @@ def to_float(value: Any) -> Any:
         return float(value)
     except (TypeError, ValueError):
         return value
+
+
+def cache_root() -> str:
+    """``$AL_PLUGIN_CACHE``, else ``${XDG_CACHE_HOME:-~/.cache}/al_plugin``
+    (the folder ``tools/setup_env.sh`` keeps the mmcv wheel in)."""
+    root = os.environ.get('AL_PLUGIN_CACHE')
+    if root:
+        return root
+    xdg = os.environ.get('XDG_CACHE_HOME') or osp.join(
+        osp.expanduser('~'), '.cache')
+    return osp.join(xdg, 'al_plugin')

@@ -102,8 +102,8 @@ sys.path.insert(0, ROOT)
 # appended: tools/ holds train.py, test.py... that must not shadow anything
 sys.path.append(osp.join(ROOT, 'tools'))
 
-from al_plugin.curves import (curves, fraction_to_reach,  # noqa: E402
-                              metric_value, paired_differences, rows_of_run)
+from al_plugin.evaluation.curves import (  # noqa: E402
+    curves, fraction_to_reach, metric_value, paired_differences, rows_of_run)
 from al_plugin.utils import atomic_open, atomic_write_json  # noqa: E402
 from al_plugin.work_dir import (INITIAL_WEIGHTS,  # noqa: E402
                                 load_indices, load_results,

@@ -37,8 +37,8 @@ sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
 # appended: tools/ holds train.py, test.py... that must not shadow anything
 sys.path.append(osp.join(ROOT, 'tools'))
 
-from al_plugin.analysis import (find_cycles, load_indices,  # noqa: E402
-                                split_summary)
+from al_plugin.evaluation.analysis import (  # noqa: E402
+    find_cycles, load_indices, split_summary)
 from al_plugin.utils import atomic_write_json  # noqa: E402
 from benchmarks import label_efficiency as le  # noqa: E402
 from benchmarks.label_efficiency import LABEL_LOOP, MIAOD  # noqa: E402

@@ -314,7 +314,7 @@ def test_load_results_names_a_malformed_file(runs):
 ])
 def test_load_results_library_errors_name_the_file(tmp_path, content,
                                                    message):
-    from al_plugin.analysis import load_results
+    from al_plugin.evaluation.analysis import load_results
     if content is not None:
         (tmp_path / 'results.json').write_text(content)
     with pytest.raises((FileNotFoundError, ValueError)) as info:

@@ -1,6 +1,6 @@
 """tools/compare.py runs strategies over seeds (or branched from one run's
 trained model); tools/plot_curves.py draws what it collected;
-al_plugin.curves aggregates."""
+al_plugin.evaluation.curves aggregates."""
 import csv
 import importlib.util
 import json
@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from al_plugin.curves import (CurvePoint, curves, fraction_to_reach,
-                              paired_differences)
+from al_plugin.evaluation.curves import (CurvePoint, curves, fraction_to_reach,
+                                         paired_differences)
 from .conftest import REPO, run_tool
 from .test_analysis import pool_annotations
 from .test_resume import _data_root_options

@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from al_plugin.export import to_coco, write_export
-from al_plugin.pretrain.cache import cache_root
+from al_plugin.engine.export import to_coco, write_export
+from al_plugin.utils import cache_root
 
 from .conftest import REPO
 

@@ -1,6 +1,6 @@
 """Exports for annotators: ``tools/export_selection.py`` and
 ``tools/query.py`` on the files of a tiny real experiment, and the pieces
-of :mod:`al_plugin.export` they are made of."""
+of :mod:`al_plugin.engine.export` they are made of."""
 import json
 import os.path as osp
 import re
@@ -246,7 +246,7 @@ def test_query_refuses_bad_arguments(experiment, tmp_path, case):
 
 
 def test_to_coco_converts_filters_and_clips():
-    from al_plugin.export import to_coco
+    from al_plugin.engine.export import to_coco
     record = dict(
         id=7,
         img_path='/data/a/b/img.jpg',

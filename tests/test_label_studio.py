@@ -8,8 +8,9 @@ start a train job on the annotations, after which predictions come from
 the new checkpoint.
 
 Label Studio pins its own Django and setuptools, so it lives in a venv
-outside the clone, ``${AL_PLUGIN_CACHE:-~/.cache/al_plugin}/
-label-studio-venv``, installed from the package registry on first use
+outside the clone (:func:`al_plugin.utils.cache_root`:
+``${AL_PLUGIN_CACHE:-${XDG_CACHE_HOME:-~/.cache}/al_plugin}``), in
+``label-studio-venv``, installed from the package registry on first use
 (about 3 minutes) with a migrated database as a template beside it (about
 1.5 minutes), and reused. Without the registry (and no venv) the Label
 Studio tests skip, saying why. The conversions the backend makes are also
@@ -33,14 +34,14 @@ from al_plugin.service.label_studio import (annotations_to_coco, cache_name,
                                             ls_regions,
                                             parse_labeling_config,
                                             region_box)
+from al_plugin.utils import cache_root
 from .conftest import REPO
 from .test_export import ONE_CYCLE
 from .test_resume import _data_root_options
 from .test_service import Service, free_port
 
 LABEL_STUDIO = 'label-studio==1.23.2'
-CACHE = osp.expanduser(os.environ.get('AL_PLUGIN_CACHE')
-                       or '~/.cache/al_plugin')
+CACHE = cache_root()
 VENV = osp.join(CACHE, 'label-studio-venv')
 READY = osp.join(VENV, '.al_plugin_ready')
 TEMPLATE = osp.join(VENV, 'template', 'label_studio.sqlite3')
@@ -124,7 +125,7 @@ def test_annotations_become_coco():
     assert [(a['image_id'], a['category_id']) for a in coco['annotations']
             ] == [(7, 2)]
     assert coco['annotations'][0]['bbox'] == pytest.approx([10, 20, 30, 40])
-    # a box without a mask, as al_plugin.export.to_coco writes it
+    # a box without a mask, as al_plugin.engine.export.to_coco writes it
     assert coco['annotations'][0]['segmentation'] == []
     assert [c['name'] for c in coco['categories']] == ['cat', 'dog']
 

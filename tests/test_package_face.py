@@ -32,7 +32,8 @@ def test_importtime_check_sees_heavy_imports():
 
 @pytest.mark.parametrize('module', [
     'al_plugin', 'al_plugin.strategies', 'al_plugin.utils',
-    'al_plugin.work_dir', 'al_plugin.curves', 'al_plugin.analysis'
+    'al_plugin.work_dir', 'al_plugin.evaluation',
+    'al_plugin.evaluation.curves', 'al_plugin.evaluation.analysis'
 ])
 def test_light_imports(module):
     """No drawing (matplotlib, cv2), torch or mmdet module is imported."""

@@ -1,5 +1,5 @@
-"""The pool map (:mod:`al_plugin.pool_map`): which images it shows, their
-dominant class, the t-SNE, the PNG, and ``tools/analysis/pool_map.py`` on
+"""The pool map (:mod:`al_plugin.service.pool_map`): which images it shows,
+their dominant class, the t-SNE, the PNG, and ``tools/analysis/pool_map.py`` on
 a tiny real experiment."""
 import json
 
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from al_plugin.pool_map import (cycle_categories, dominant_classes,
-                                draw_pool_map, embed_2d, map_record,
-                                sample_points)
+from al_plugin.service.pool_map import (cycle_categories, dominant_classes,
+                                        draw_pool_map, embed_2d, map_record,
+                                        sample_points)
 from al_plugin.work_dir import write_indices, write_selection
 from .conftest import run_tool
 from .test_export import experiment, model_args, pool_paths  # noqa: F401
@@ -178,6 +178,7 @@ def test_tool_refuses_bad_arguments(experiment, tmp_path, case):  # noqa: F811
 
 def test_the_package_imports_light():
     """Drawing, t-SNE and the model stack load when used, not on import."""
-    found = sorted(m for m in imported_modules('import al_plugin.pool_map')
-                   if m.split('.')[0] in HEAVY + ('sklearn', ))
+    found = sorted(
+        m for m in imported_modules('import al_plugin.service.pool_map')
+        if m.split('.')[0] in HEAVY + ('sklearn', ))
     assert not found, found[:10]

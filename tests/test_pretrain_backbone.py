@@ -1,6 +1,7 @@
 """The glyph-pretrained backbone (tools/pretrain_backbone.py,
-al_plugin.pretrain): deterministic, drawn from font files only, loadable by
-the digits detectors' ``init_cfg``, cached, and clear about bad input."""
+al_plugin.models.pretrain): deterministic, drawn from font files only,
+loadable by the digits detectors' ``init_cfg``, cached, and clear about
+bad input."""
 import dataclasses
 import importlib.util
 import json
@@ -12,12 +13,12 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from al_plugin.pretrain import (CHARSET, DEFAULT_CHECKPOINT,
-                                GlyphSynthesizer, PretrainSettings,
-                                cached_checkpoint, ensure_pretrained,
-                                find_font_files, font_dir,
-                                load_checkpoint,
-                                render_glyph_bank, settings_key)
+from al_plugin.models.pretrain import (CHARSET, DEFAULT_CHECKPOINT,
+                                       GlyphSynthesizer, PretrainSettings,
+                                       cached_checkpoint, ensure_pretrained,
+                                       find_font_files, font_dir,
+                                       load_checkpoint, render_glyph_bank,
+                                       settings_key)
 
 from .conftest import REPO, run_tool
 
@@ -61,6 +62,28 @@ def test_same_seed_same_weights_other_seed_differs(tiny_checkpoint,
     convs = [k for k in first if k.endswith('conv1.weight')]
     assert not any(torch.equal(first[k], third[k]) for k in convs)
     assert settings_key(other) != settings_key(TINY)
+
+
+def test_the_callers_thread_count_does_not_change_the_weights(
+        tiny_checkpoint, tmp_path):
+    """The weights depend on the thread count, so training runs at the
+    settings' (``threads``), whatever the caller set, and gives the
+    caller's back."""
+    first, _ = load_checkpoint(str(tiny_checkpoint))
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 3):
+            torch.set_num_threads(threads)
+            out = tmp_path / f'threads{threads}.pth'
+            build(TINY, out, use_cache=False)
+            assert torch.get_num_threads() == threads
+            again, meta = load_checkpoint(str(out))
+            assert meta['torch_threads'] == TINY.threads == 2
+            assert all(torch.equal(first[k], again[k]) for k in first)
+    finally:
+        torch.set_num_threads(before)
+    assert settings_key(dataclasses.replace(TINY, threads=1)) != \
+        settings_key(TINY)
 
 
 def test_synthesizer_is_a_pure_function_of_the_generator():
@@ -214,6 +237,7 @@ def _tool():
 @pytest.mark.parametrize('args, message', [
     (['--steps', '0'], 'steps must be > 0'),
     (['--img-size', '16'], 'img_size must be >= 32'),
+    (['--threads', '0'], 'threads must be > 0'),
     (['--bogus'], 'unrecognized arguments: --bogus'),
 ])
 def test_bad_option_is_a_usage_error(args, message, capsys):

@@ -1,5 +1,5 @@
 """tools/validate_splits.py retrains a plain detector on experiments'
-labeled sets; al_plugin.validation does the work."""
+labeled sets; al_plugin.engine.validation does the work."""
 import json
 
 import numpy as np
@@ -10,8 +10,8 @@ from mmengine.registry import init_default_scope
 from mmdet.registry import DATASETS
 
 from al_plugin.datasets.splitter import read_pool
-from al_plugin.validation import (subset_dataset_cfg, summarize,
-                                  validate_splits)
+from al_plugin.engine.validation import (subset_dataset_cfg, summarize,
+                                         validate_splits)
 from .conftest import REPO, run_tool
 from .test_analysis import pool_annotations
 from .test_resume import _data_root_options

@@ -4,6 +4,8 @@ from mmdet.structures import DetDataSample
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 
+from al_plugin.models.pretrain import BACKBONE
+
 
 def tiny_miaod_model_cfg(num_classes: int = 3) -> ConfigDict:
     """A tiny MI-AOD RetinaNet for CPU tests on 64x64 inputs.
@@ -25,17 +27,7 @@ def tiny_miaod_model_cfg(num_classes: int = 3) -> ConfigDict:
             std=[58.395, 57.12, 57.375],
             bgr_to_rgb=True,
             pad_size_divisor=32),
-        backbone=dict(
-            type='ResNet',
-            depth=18,
-            base_channels=16,
-            num_stages=4,
-            out_indices=(0, 1, 2, 3),
-            frozen_stages=-1,
-            norm_cfg=dict(type='BN', requires_grad=True),
-            norm_eval=False,
-            style='pytorch',
-            init_cfg=None),
+        backbone=dict(type='ResNet', **BACKBONE, init_cfg=None),
         neck=dict(
             type='FPN',
             in_channels=[16, 32, 64, 128],

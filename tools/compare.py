@@ -48,9 +48,9 @@ from concurrent.futures import ThreadPoolExecutor
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 sys.path.insert(0, ROOT)
 
-from al_plugin.analysis import load_results  # noqa: E402
-from al_plugin.curves import (curves, paired_differences,  # noqa: E402
-                              rows_of_run)
+from al_plugin.evaluation.analysis import load_results  # noqa: E402
+from al_plugin.evaluation.curves import (  # noqa: E402
+    curves, paired_differences, rows_of_run)
 from al_plugin.engine import find_resume_checkpoint  # noqa: E402
 from al_plugin.engine.branching import branch_experiment  # noqa: E402
 from al_plugin.utils import atomic_open, atomic_write_json  # noqa: E402

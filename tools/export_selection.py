@@ -9,7 +9,7 @@ pipeline over the config's training pool (the pool the selection hook
 scores) and writes ``<out>/selection_<C>_coco.json`` (COCO, the detections
 with ``score >= --score-thr`` as pre-annotations, original image frame) and
 ``<out>/selection_<C>_images.txt`` (the image paths, one a line); see
-:mod:`al_plugin.export`. CONFIG is best the config the run dumped into
+:mod:`al_plugin.engine.export`. CONFIG is best the config the run dumped into
 WORK_DIR (it holds the run's ``--cfg-options``); the model that made
 selection C is ``cycle_<C-1>.pth``, a later one gives better boxes.
 
@@ -146,8 +146,8 @@ def main(argv=None):
 
     from al_plugin.datasets.pool import read_pool
     from al_plugin.engine.selection import build_dataset, pool_loader_cfg
-    from al_plugin.export import (load_detector, predict_images,
-                                  subset_loader, to_coco, write_export)
+    from al_plugin.engine.export import (load_detector, predict_images,
+                                         subset_loader, to_coco, write_export)
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options:

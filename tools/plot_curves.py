@@ -38,8 +38,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 sys.path.insert(0, ROOT)
 
-from al_plugin.curves import (curves, paired_differences,  # noqa: E402
-                              per_class_curves, per_class_families)
+from al_plugin.evaluation.curves import (  # noqa: E402
+    curves, paired_differences, per_class_curves, per_class_families)
 from al_plugin.utils import atomic_open  # noqa: E402
 
 LABELS = {'AP50': 'mAP (IoU 0.5)', 'AP': 'COCO AP (IoU 0.5:0.95)'}

@@ -19,7 +19,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from al_plugin.pretrain import (  # noqa: E402
+from al_plugin.models.pretrain import (  # noqa: E402
     DEFAULT_CHECKPOINT, PretrainSettings, ensure_pretrained)
 
 DEFAULTS = PretrainSettings()
@@ -53,9 +53,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--eval-images', type=int, default=DEFAULTS.eval_images,
         help='images drawn for each accuracy')
     parser.add_argument(
-        '--threads', type=int, default=None,
-        help='torch CPU threads (default: torch\'s, one per core); the '
-        'weights may differ in the last bits between thread counts')
+        '--threads', type=int, default=DEFAULTS.threads,
+        help='torch CPU threads of the training; a setting like the others: '
+        'the weights depend on the thread count, so the default is the '
+        'same on every machine')
     parser.add_argument(
         '--cache-dir', default=None,
         help='cache folder (default: $AL_PLUGIN_CACHE, else '
@@ -75,21 +76,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         seed=args.seed,
         fonts=None if args.fonts is None else tuple(args.fonts),
         held_out_fonts=tuple(args.held_out_fonts),
-        eval_images=args.eval_images)
+        eval_images=args.eval_images,
+        threads=args.threads)
     try:
         args.settings.check()
     except ValueError as e:
         parser.error(str(e))
-    if args.threads is not None and args.threads <= 0:
-        parser.error(f'--threads must be > 0, got {args.threads}')
     return args
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    if args.threads is not None:
-        import torch
-        torch.set_num_threads(args.threads)
     try:
         record = ensure_pretrained(
             args.out, args.settings, cache_dir=args.cache_dir,

@@ -11,7 +11,7 @@ one) through the scoring code the hook uses, picks K and writes into
 ``--out`` (default ``work_dirs/query/<IMAGE_DIR name>``):
 
 - ``query_coco.json`` and ``query_images.txt``: the export of
-  :mod:`al_plugin.export` for the K images, in the strategy's order;
+  :mod:`al_plugin.engine.export` for the K images, in the strategy's order;
 - ``query_scores.json``: absolute image path -> ``score`` (null for a
   strategy without per-image scores), ``rank`` (1..K for the picks, in the
   strategy's order; then the rest by score, null without scores) and
@@ -108,7 +108,7 @@ def main(argv=None):
     import torch
 
     from al_plugin.engine.image_query import Images, query_images
-    from al_plugin.export import load_detector, write_export
+    from al_plugin.engine.export import load_detector, write_export
     from al_plugin.utils import atomic_write_json
 
     if args.strategy is None:  # a config without a hook: say so at once

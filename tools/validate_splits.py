@@ -24,8 +24,8 @@ from mmengine.config import Config, DictAction
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 sys.path.insert(0, ROOT)
 
-from al_plugin.validation import (REPORT_FILE, format_table,  # noqa: E402
-                                  validate_splits)
+from al_plugin.engine.validation import (  # noqa: E402
+    REPORT_FILE, format_table, validate_splits)
 
 
 def parse_args(argv=None):

@@ -47,7 +47,7 @@ class QueryResult(NamedTuple):
             scores) and ``selected``; an image that could not be read has
             ``error`` instead. Ordered by rank, unreadable ones last.
         coco (dict): The picks with the model's detections as
-            pre-annotations (:func:`al_plugin.export.to_coco`).
+            pre-annotations (:func:`al_plugin.engine.export.to_coco`).
     """
     strategy: str
     paths: List[str]
@@ -222,7 +222,7 @@ def query_images(cfg,
     Args:
         cfg (Config): The experiment config.
         model (nn.Module): The detector
-            (:func:`al_plugin.export.load_detector`).
+            (:func:`al_plugin.engine.export.load_detector`).
         checkpoint (str): Where its weights come from (for messages and the
             export's ``info``).
         images (Images): The pool.
@@ -249,7 +249,7 @@ def query_images(cfg,
             (named).
         RuntimeError: No image can be read.
     """
-    from al_plugin.export import predict_images, subset_loader, to_coco
+    from al_plugin.engine.export import predict_images, subset_loader, to_coco
     if budget < 1:
         raise ValueError(f'budget must be >= 1, got {budget}')
     strategy_cfg, where, scorer_cfg, adapter_cfg = selection_settings(

@@ -3,7 +3,7 @@ to label next.
 
 One public function a step, shared by :class:`ActiveSelectionHook` (inside
 a run, sharded over the ranks) and the tools (``tools/query.py``,
-``tools/export_selection.py``, :mod:`al_plugin.export`, one process):
+``tools/export_selection.py``, :mod:`al_plugin.engine.export`, one process):
 
 - :func:`build_strategy`: check a strategy config, build it and check that
   the scorer computes what it ``requires``;

@@ -184,7 +184,7 @@ class Predictor:
         import torch
         from mmengine.config import Config
 
-        from al_plugin.export import load_detector
+        from al_plugin.engine.export import load_detector
         self._key = self._cfg = self._model = None
         cfg = Config.fromfile(config)
         self._model = load_detector(

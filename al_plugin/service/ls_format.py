@@ -168,7 +168,7 @@ def annotations_to_coco(tasks: List[dict], images: Dict[int, tuple],
         tuple: the COCO dict (``images``: one per task with an annotation
         and an image, ``id`` = the task id; ``annotations`` with ``bbox``
         in pixels and ``segmentation`` ``[]``: a box without a mask, as
-        :func:`al_plugin.export.to_coco` writes), and counts of what was
+        :func:`al_plugin.engine.export.to_coco` writes), and counts of what was
         left out (``no_annotation``, ``no_image``, ``unknown_label``,
         ``empty_box``).
     """

@@ -9,7 +9,7 @@ three routes of this router:
   finished select job (or job ``ID``): the picks with their predicted
   boxes (original image frame, with the image's size), class names and
   scores; the histogram of the pool's scores; the pool map
-  (:mod:`al_plugin.pool_map`, drawn by the job); links to the exports;
+  (:mod:`al_plugin.service.pool_map`, drawn by the job); links to the exports;
 - ``GET /thumbs/{path}?size=N``: an image under the data root (checked
   with :func:`~.paths.resolve_inside`) shrunk to fit ``N`` x ``N``
   pixels, as JPEG; cached in ``<work_dir>/service/thumbs``.

@@ -144,11 +144,11 @@ def selection_result(spec: dict, query, files: list, labeled: set,
 
 def write_pool_map(spec: dict, folder: str, cfg, model, query, files: list,
                    labeled: set, progress: ProgressFile) -> tuple:
-    """The pool map of a select job (:mod:`al_plugin.pool_map`): the
+    """The pool map of a select job (:mod:`al_plugin.service.pool_map`): the
     labeled, selected and unlabeled images (readable ones) in one more
     pass for their features; ``pool_map.json`` (points named by their path
     under the data root) and ``pool_map.png`` in the job's folder."""
-    from al_plugin.pool_map import draw_pool_map, images_map
+    from al_plugin.service.pool_map import draw_pool_map, images_map
     root = spec['images_root']
     names, categories = [], []
     for name in files:
@@ -177,7 +177,7 @@ def run_select(spec: dict, folder: str, progress: ProgressFile) -> dict:
     from mmengine.config import Config
 
     from al_plugin.engine.image_query import Images, query_images
-    from al_plugin.export import load_detector, write_export
+    from al_plugin.engine.export import load_detector, write_export
     progress.write(stage='loading', done=0, total=None)
     root = spec['images_root']
     files = pool_files(spec)

@@ -20,7 +20,7 @@ from terminaltables import AsciiTable
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-from al_plugin.analysis import diff_cycles  # noqa: E402
+from al_plugin.evaluation.analysis import diff_cycles  # noqa: E402
 from al_plugin.utils import atomic_write_json  # noqa: E402
 
 
@@ -45,7 +45,8 @@ def _indices(values, limit=20) -> str:
 
 
 def format_diff(diff: dict) -> str:
-    """The result of :func:`al_plugin.analysis.diff_cycles` as text."""
+    """The result of :func:`al_plugin.evaluation.analysis.diff_cycles` as
+    text."""
     a, b = diff['a'], diff['b']
     (l_a, l_b), (u_a, u_b) = diff['X_L_sizes'], diff['X_U_sizes']
     lines = [f'X_L_{a} -> X_L_{b}: {l_a} -> {l_b} labeled '

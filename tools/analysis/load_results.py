@@ -5,7 +5,7 @@ of the pool, labeled boxes (and the pseudo-labeled boxes and SL/AL ratio of
 semi-supervised cycles) and the chosen metrics from
 ``<work_dir>/results.json``, and
 with ``--csv`` writes all rows to one CSV file (one row per experiment and
-cycle). The loading is :func:`al_plugin.analysis.load_results`.
+cycle). The loading is :func:`al_plugin.evaluation.analysis.load_results`.
 
 Example:
     python tools/analysis/load_results.py work_dirs/random_digits \\
@@ -20,7 +20,8 @@ from terminaltables import AsciiTable
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-from al_plugin.analysis import labeled_fraction, load_results  # noqa: E402
+from al_plugin.evaluation.analysis import (  # noqa: E402
+    labeled_fraction, load_results)
 from al_plugin.utils import atomic_open  # noqa: E402
 
 #: the metric shown when --metric is not given and the results have it

@@ -11,7 +11,7 @@ unlabeled: the rest of the config's training pool. The model (best
 ``cycle_<C>.pth``, the one that made the selection) reads the images with
 the config's test pipeline, as the selection hook does. Writes the PNG
 (default ``WORK_DIR/pool_map_<C>.png``) and, beside it, the points as JSON
-(same name, ``.json``). See :mod:`al_plugin.pool_map` for what the map
+(same name, ``.json``). See :mod:`al_plugin.service.pool_map` for what the map
 computes (dominant class, sampling).
 
 The arguments and the work dir's files are checked before the model stack
@@ -70,8 +70,8 @@ def main(argv=None) -> int:
     import torch
     from mmengine.config import Config
 
-    from al_plugin.export import load_detector
-    from al_plugin.pool_map import draw_pool_map, experiment_map
+    from al_plugin.engine.export import load_detector
+    from al_plugin.service.pool_map import draw_pool_map, experiment_map
     from al_plugin.utils import atomic_write_json
     cfg = Config.fromfile(args.config)
     model = load_detector(

@@ -22,9 +22,9 @@ from terminaltables import AsciiTable
 # `projects.<Name>` packages are imported relative to the repository root.
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-from al_plugin.analysis import (check_pool, find_cycles,  # noqa: E402
-                                load_indices, load_pseudo_label_counts,
-                                split_summary)
+from al_plugin.evaluation.analysis import (  # noqa: E402
+    check_pool, find_cycles, load_indices, load_pseudo_label_counts,
+    split_summary)
 from al_plugin.utils import atomic_write_json  # noqa: E402
 from al_plugin.work_dir import pseudo_labels_file  # noqa: E402
 
@@ -72,7 +72,7 @@ def build_pool(cfg: Config):
     from mmdet.registry import DATASETS
     from mmdet.utils import register_all_modules
 
-    # al_plugin's datasets are registered by the import of al_plugin.analysis
+    # al_plugin's datasets are registered by the import of al_plugin (lazily)
     register_all_modules(init_default_scope=False)
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg.custom_imports)

@@ -3,7 +3,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from al_plugin.analysis import count_boxes
+from al_plugin.evaluation.analysis import count_boxes
 from al_plugin.utils import to_float
 
 
@@ -70,7 +70,8 @@ class CycleRecorder:
         """The annotation cost of the pool images ``indices`` ``(n, )`` in
         boxes: all annotated boxes of their images, and those of them
         flagged ignored (VOC ``difficult``, COCO ``iscrowd``), as the pool's
-        data infos list them (see :func:`al_plugin.analysis.count_boxes`),
+        data infos list them (see
+        :func:`al_plugin.evaluation.analysis.count_boxes`),
         counted once per image. Pseudo labels are not counted."""
         indices = np.asarray(indices, dtype=np.int64)
         todo = indices[self._box_counts[indices, 0] < 0]

@@ -1,6 +1,6 @@
 """The pool map's arrays: which images it shows, their dominant class,
 their 2-D t-SNE coordinates and the JSON record (see
-:mod:`al_plugin.pool_map`)."""
+:mod:`al_plugin.service.pool_map`)."""
 from typing import Dict, Optional, Sequence
 
 import numpy as np

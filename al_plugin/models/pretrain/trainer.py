@@ -61,6 +61,10 @@ class PretrainSettings:
         cell (int): Side of a glyph-bank cell in pixels.
         render_px (int): Font size the bank is rendered at.
         strokes (tuple[int]): Extra stroke widths of the bank (render px).
+        threads (int): torch CPU threads of the training. The weights
+            depend on it (the order of the float reductions), so it is a
+            setting: the same weights on any machine (2: the cores of the
+            machines this is built on; fewer cores only take longer).
     """
     steps: int = 3000
     batch_size: int = 64
@@ -76,11 +80,12 @@ class PretrainSettings:
     cell: int = 64
     render_px: int = 96
     strokes: Tuple[int, ...] = (0, 3)
+    threads: int = 2
 
     def check(self) -> None:
         """Raise ValueError naming the first invalid field."""
         positive = ('steps', 'batch_size', 'eval_images', 'cell',
-                    'render_px')
+                    'render_px', 'threads')
         for name in positive:
             if int(getattr(self, name)) <= 0:
                 raise ValueError(f'pretrain setting {name} must be > 0, got '
@@ -244,6 +249,18 @@ def train_backbone(settings: PretrainSettings,
         seconds.
     """
     settings.check()
+    before = torch.get_num_threads()
+    torch.set_num_threads(settings.threads)
+    try:
+        return _train_backbone(settings, log, font_folder)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train_backbone(settings: PretrainSettings, log: Callable[[str], None],
+                    font_folder: Optional[str]
+                    ) -> Tuple[Dict[str, torch.Tensor], dict]:
+    """:func:`train_backbone` at ``settings.threads`` threads."""
     start = time.perf_counter()
     train_paths, held_out_paths = select_fonts(settings, font_folder)
     bank_args = dict(cell=settings.cell, render_px=settings.render_px,

@@ -10,7 +10,7 @@ from typing import Dict, Tuple
 
 import torch
 
-from ..utils import atomic_open
+from ...utils import atomic_open
 from .trainer import build_backbone
 
 

@@ -8,7 +8,8 @@ detection pool, which is handwriting), and the configs load it with
 ``init_cfg=dict(type='Pretrained', checkpoint=DEFAULT_CHECKPOINT)``.
 ``tools/pretrain_backbone.py`` (``make pretrained``) builds it.
 
-Not imported by ``al_plugin`` itself: ``from al_plugin.pretrain import ...``.
+Not imported by ``al_plugin`` itself:
+``from al_plugin.models.pretrain import ...``.
 """
 from .cache import (DEFAULT_CHECKPOINT, cache_root, cached_checkpoint,
                     ensure_pretrained, record_path, settings_key)

@@ -1,6 +1,6 @@
 """The pool map's model passes: features and dominant classes of an
 experiment's pool at a cycle, or of image files, through the public
-selection pipeline (see :mod:`al_plugin.pool_map`)."""
+selection pipeline (see :mod:`al_plugin.service.pool_map`)."""
 import os.path as osp
 from typing import List, Optional, Sequence
 

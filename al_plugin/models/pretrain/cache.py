@@ -4,7 +4,8 @@ look.
 Like the mmcv wheel of ``tools/setup_env.sh``, the checkpoint lives outside
 the clone, in ``${AL_PLUGIN_CACHE:-${XDG_CACHE_HOME:-~/.cache}/al_plugin}``
 under ``pretrained/glyph_resnet18_tiny-<key>.pth``. The key hashes the
-settings, the source of this package (``al_plugin/pretrain/*.py``) and the
+settings, the source of this package (``al_plugin/models/pretrain/*.py``)
+and the
 versions of the libraries that shape the result, so a change to any of them
 builds a new file. The checkpoint the configs name
 (:data:`DEFAULT_CHECKPOINT`, inside the clone and git-ignored) is a copy,
@@ -13,13 +14,12 @@ with a JSON record beside it (same name, ``.json``) that holds its key.
 import glob
 import hashlib
 import json
-import os
 import os.path as osp
 import shutil
 from importlib import metadata
 from typing import Callable, Optional
 
-from ..utils import atomic_open, atomic_write_json
+from ...utils import atomic_open, atomic_write_json, cache_root
 from .checkpoint import load_checkpoint, save_checkpoint
 from .trainer import PretrainSettings, train_backbone
 
@@ -30,19 +30,8 @@ CACHE_NAME = 'glyph_resnet18_tiny'
 VERSIONED = ('torch', 'mmdet', 'numpy', 'Pillow', 'matplotlib')
 
 
-def cache_root() -> str:
-    """``$AL_PLUGIN_CACHE``, else ``${XDG_CACHE_HOME:-~/.cache}/al_plugin``
-    (the folder ``tools/setup_env.sh`` keeps the mmcv wheel in)."""
-    root = os.environ.get('AL_PLUGIN_CACHE')
-    if root:
-        return root
-    xdg = os.environ.get('XDG_CACHE_HOME') or osp.join(
-        osp.expanduser('~'), '.cache')
-    return osp.join(xdg, 'al_plugin')
-
-
 def code_digest() -> str:
-    """sha256 of the source files of ``al_plugin/pretrain``."""
+    """sha256 of the source files of ``al_plugin/models/pretrain``."""
     digest = hashlib.sha256()
     for path in sorted(glob.glob(osp.join(osp.dirname(__file__), '*.py'))):
         digest.update(osp.basename(path).encode())

@@ -10,7 +10,8 @@ spread over seeds says how far apart two labeled sets must be to differ.
 
 The plain config must train on the experiment's pool: the same dataset
 config, so that global index ``i`` of ``X_L_<c>.npy`` is the same image
-(:func:`al_plugin.analysis.check_pool` checks it). The labeled set is cut
+(:func:`al_plugin.evaluation.analysis.check_pool` checks it). The labeled
+set is cut
 from it by giving every leaf dataset of the config mmengine's ``indices``
 (its local indices of X_L), so the config a validation run dumps into its
 work dir states exactly which images it trained on.
@@ -36,8 +37,8 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmdet.registry import DATASETS
 
-from al_plugin.analysis import check_pool, count_boxes
-from al_plugin.curves import AP50_KEYS, first_metric
+from al_plugin.evaluation.analysis import check_pool, count_boxes
+from al_plugin.evaluation.curves import AP50_KEYS, first_metric
 from al_plugin.datasets.dataset_tree import (leaf_datasets, map_leaf_configs,
                                              wrapper_configs)
 from al_plugin.datasets.pool import read_pool

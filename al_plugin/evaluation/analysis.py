@@ -12,7 +12,7 @@ a missing one, :class:`ValueError` for a malformed or disagreeing one.
 ``tools/analysis/`` prints what these return.
 
 Example:
-    >>> from al_plugin.analysis import load_results
+    >>> from al_plugin.evaluation.analysis import load_results
     >>> for r in load_results('work_dirs/miaod_digits'):
     ...     print(r['cycle'], r['num_labeled'], r['metrics']['pascal_voc/mAP'])
 """
