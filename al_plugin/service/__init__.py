@@ -6,7 +6,8 @@ pipeline (:func:`al_plugin.engine.image_query.query_images`).
 Imports FastAPI and pydantic, not the model stack: jobs run in child
 processes (:mod:`.worker`).
 """
-from .app import ServiceSettings, create_app
+from .app import create_app
+from .settings import ServiceSettings
 from .paths import PathRefused, resolve_inside
 
 __all__ = ['ServiceSettings', 'create_app', 'PathRefused', 'resolve_inside']

@@ -36,53 +36,19 @@ import os
 import os.path as osp
 import secrets
 from contextlib import asynccontextmanager
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from al_plugin.version import __version__
 from .guards import BodyLimit, basic_password
-from .jobs import JobRunner, JobStore, read_json
+from .jobs import JobRunner, JobStore
 from .paths import PathRefused, resolve_inside
 from .review import page_token, review_router
 from .schemas import (EvaluateRequest, LabelsRequest, SelectRequest,
                       TrainRequest)
-
-#: the file a train job writes to point "latest" at its checkpoint
-LATEST_FILE = 'latest.json'
-
-
-class ServiceSettings(NamedTuple):
-    """What the service may touch.
-
-    Attributes:
-        work_dir (str): Jobs, exports, checkpoints (``--work-dir``).
-        data_root (str): Images and labels (``--data-root``).
-        config_dir (str): The configs requests may name.
-        token (str, optional): Required as ``Authorization: Bearer <token>``
-            (or Basic auth, the token as password) on every route but
-            ``/health`` when set.
-        max_body (int): Largest request body, bytes.
-        label_studio (LabelStudioSettings, optional): How the ``/ls``
-            routes answer Label Studio (:mod:`.label_studio`); None: they
-            answer ``/ls/health`` and say the rest are not configured.
-    """
-    work_dir: str
-    data_root: str
-    config_dir: str
-    token: Optional[str] = None
-    max_body: int = 1 << 20
-    label_studio: Optional[Any] = None
-
-
-class RequestError(Exception):
-    """A request the service refuses: HTTP ``status``, the ``field`` at
-    fault and a message."""
-
-    def __init__(self, status: int, field: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.field = status, field
+from .settings import RequestError, ServiceSettings, checkpoint_path
 
 
 def strategy_table() -> list:
@@ -167,19 +133,6 @@ def labeled_spec(settings: ServiceSettings, labeled) -> Optional[dict]:
         return dict(kind='coco', path=path)
     raise RequestError(422, 'labeled', f'{labeled!r} is neither a COCO json '
                        'nor a VOC folder')
-
-
-def checkpoint_path(settings: ServiceSettings, value: str) -> str:
-    """The checkpoint a request names (``latest``: the train jobs')."""
-    if value == 'latest':
-        pointer = read_json(
-            osp.join(settings.work_dir, 'service', LATEST_FILE))
-        if not pointer:
-            raise RequestError(422, 'checkpoint', 'no checkpoint is "latest" '
-                               'yet: name one, or run a train job')
-        value = pointer['checkpoint']
-    return resolve_inside(settings.work_dir, value, 'checkpoint',
-                          kind='file')
 
 
 def select_spec(settings: ServiceSettings, request: SelectRequest) -> dict:

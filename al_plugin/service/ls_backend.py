@@ -9,7 +9,7 @@ import time
 from typing import Dict
 
 from al_plugin.utils import atomic_write_json
-from .app import RequestError, checkpoint_path
+from .settings import RequestError, checkpoint_path
 from .jobs import JobRunner, JobStore, read_json
 from .ls_client import ImageCache, LabelStudioClient, Predictor, image_size
 from .ls_format import (RectangleTarget, annotations_to_coco,

@@ -19,6 +19,7 @@ import time
 from typing import Optional
 
 from al_plugin.utils import atomic_write_json
+from .settings import latest_file
 
 #: hooks that exist for the active-learning loop only
 AL_ONLY_HOOKS = ('ActiveSelectionHook', 'ActiveLearningStateHook',
@@ -140,7 +141,7 @@ def run_train(spec: dict, folder: str, progress, children: list) -> dict:
         raise RuntimeError(f'training wrote no {checkpoint}')
     relative = osp.relpath(checkpoint, spec['work_dir']).replace(os.sep, '/')
     atomic_write_json(
-        osp.join(spec['work_dir'], 'service', 'latest.json'),
+        latest_file(spec['work_dir']),
         dict(checkpoint=relative, job=osp.basename(folder)))
     start = spec.get('checkpoint')
     return dict(checkpoint=relative, epochs=spec['epochs'],
