@@ -106,8 +106,9 @@ from al_plugin.evaluation.curves import (  # noqa: E402
     curves, fraction_to_reach, metric_value, paired_differences, rows_of_run)
 from al_plugin.utils import atomic_open, atomic_write_json  # noqa: E402
 from al_plugin.work_dir import (INITIAL_WEIGHTS,  # noqa: E402
+                                find_cycles, id_list_file,
                                 load_indices, load_results,
-                                trained_checkpoint)
+                                trained_checkpoint, write_id_list)
 from benchmarks import run_records  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
 
@@ -511,7 +512,43 @@ def validation_jobs(args, rows: List[dict]) -> List[dict]:
     return jobs
 
 
+def write_id_lists(args) -> List[str]:
+    """Give the finished runs restored from the records their X_L image-id
+    lists (``cycle<c>/trainval_X_L_<tag>.txt``); returns the files written.
+
+    The records keep a run's ``X_L_<c>.npy``, not these lists, which
+    ``validate_splits.py`` compares with the pool before it trusts the
+    indices. They are written again from the pool by the splitter's rule
+    (each subset tag's ids in index order, ``PoolImages.ids_by_tag``), so
+    they are the files the run wrote: the testbed check has found the pool
+    the records were measured on. Runs that have their lists keep them.
+    """
+    from al_plugin.datasets.pool import PoolImages
+    from print_split import build_pool
+    missing = []
+    for done in sorted(glob.glob(osp.join(
+            args.work_dir, '**', run_records.DONE_FILE), recursive=True)):
+        run = osp.dirname(done)
+        if run_records.finished(run):
+            missing += [(run, c) for c in find_cycles(run) if not glob.glob(
+                osp.join(run, id_list_file('X_L', c, '*')))]
+    if not missing:
+        return []
+    pool = PoolImages.read(build_pool(load_config(
+        LABEL_LOOP['random'], pool_options(args.data_root) +
+        list(args.extra))))
+    written = []
+    for run, cycle in missing:
+        indices = load_indices(run, 'X_L', cycle, len(pool))
+        for tag, ids in pool.ids_by_tag(indices).items():
+            written.append(write_id_list(run, 'X_L', cycle, tag, ids))
+    print(f'wrote the X_L id lists of {len(missing)} restored cycles of '
+          f'{len({run for run, _ in missing})} runs', flush=True)
+    return written
+
+
 def run_validation(args) -> None:
+    write_id_lists(args)
     rows = read_rows(osp.join(args.work_dir, 'compare.json'),
                      args.validation_seeds)
     jobs = validation_jobs(args, rows)

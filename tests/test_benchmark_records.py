@@ -116,9 +116,19 @@ def test_a_restored_source_is_trained_again_and_checked(tmp_path,
     assert (records / 'random' / 'seed0' / 'results.json').is_file()
     assert not list(records.rglob('*.pth'))
 
+    lists = {p.relative_to(run): p.read_text()
+             for p in run.glob('cycle*/trainval_X_L_*.txt')}
+    assert len(lists) == 2 * 2  # cycles 0 and 1, subsets 07 and 12
     shutil.rmtree(work)  # the machine comes back empty
     run_records.restore(str(records), str(work))
     assert not (run / 'trained_cycle_0.pth').exists()
+    # validate_splits.py checks X_L against these lists: the records keep
+    # none, they are written again from the pool, equal to the run's own
+    assert not list(run.glob('cycle*/*.txt'))
+    assert len(le.write_id_lists(args)) == 4
+    assert {p.relative_to(run): p.read_text()
+            for p in run.glob('cycle*/trainval_X_L_*.txt')} == lists
+    assert le.write_id_lists(args) == []  # written once
     # what the picks hold is read from the records alone; strategies
     # without a finished run are left out
     selection_content.main(['--work-dir', str(work), '--seeds', '0',
