@@ -101,6 +101,7 @@ sys.path.insert(0, ROOT)
 
 # appended: tools/ holds train.py, test.py... that must not shadow anything
 sys.path.append(osp.join(ROOT, 'tools'))
+sys.path.append(osp.join(ROOT, 'tools', 'analysis'))  # print_split
 
 from al_plugin.evaluation.curves import (  # noqa: E402
     curves, fraction_to_reach, metric_value, paired_differences, rows_of_run)
