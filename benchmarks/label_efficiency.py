@@ -101,7 +101,6 @@ sys.path.insert(0, ROOT)
 
 # appended: tools/ holds train.py, test.py... that must not shadow anything
 sys.path.append(osp.join(ROOT, 'tools'))
-sys.path.append(osp.join(ROOT, 'tools', 'analysis'))  # print_split
 
 from al_plugin.evaluation.curves import (  # noqa: E402
     curves, fraction_to_reach, metric_value, paired_differences, rows_of_run)
@@ -525,7 +524,7 @@ def write_id_lists(args) -> List[str]:
     the records were measured on. Runs that have their lists keep them.
     """
     from al_plugin.datasets.pool import PoolImages
-    from print_split import build_pool
+    from al_plugin.engine.selection import build_pool
     missing = []
     for done in sorted(glob.glob(osp.join(
             args.work_dir, '**', run_records.DONE_FILE), recursive=True)):

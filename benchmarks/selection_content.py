@@ -33,10 +33,10 @@ import numpy as np
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 sys.path.insert(0, ROOT)
-sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
 # appended: tools/ holds train.py, test.py... that must not shadow anything
 sys.path.append(osp.join(ROOT, 'tools'))
 
+from al_plugin.engine.selection import build_pool  # noqa: E402
 from al_plugin.evaluation.analysis import (  # noqa: E402
     find_cycles, load_indices, split_summary)
 from al_plugin.utils import atomic_write_json  # noqa: E402
@@ -45,7 +45,6 @@ from benchmarks.label_efficiency import LABEL_LOOP, MIAOD  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
 from benchmarks.run_records import finished  # noqa: E402
 from make_digits_redundant import pool_root, read_bursts  # noqa: E402
-from print_split import build_pool  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -13,8 +13,8 @@ from mmdet.registry import DATASETS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from al_plugin.engine.selection import pool_loader_cfg
 from al_plugin.engine.export import load_detector, score_images, subset_loader
+from al_plugin.engine.selection import pool_loader_cfg
 from al_plugin.strategies import CoreSetStrategy
 from .conftest import run_tool
 from .test_export import pool_paths

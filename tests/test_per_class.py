@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from al_plugin.evaluation.curves import rows_of_run
 from al_plugin.engine.hooks import InCycleEarlyStoppingHook
 from al_plugin.evaluation import ClasswiseVOCMetric, per_class_ap
+from al_plugin.evaluation.curves import rows_of_run
 from al_plugin.work_dir import load_results
 from mmdet.evaluation import CocoMetric
 from .conftest import run_tool

@@ -10,10 +10,10 @@ from mmdet.utils import register_all_modules
 from mmengine.config import Config
 
 import al_plugin  # noqa: F401
+from al_plugin.engine.export import subset_loader
 from al_plugin.engine.scoring import (FAMILY_OUTPUTS, OUTPUTS, PoolBatch,
                                       compute_outputs, padded_shape,
                                       score_loader)
-from al_plugin.engine.export import subset_loader
 from al_plugin.models import build_adapter
 from .conftest import REPO, run_tool
 from .utils import det_data_sample, tiny_miaod_model_cfg

@@ -14,11 +14,11 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
+from al_plugin.engine.export import load_detector
 from al_plugin.engine.hooks import ActiveSelectionHook
 from al_plugin.engine.selection import (build_dataset, build_strategy,
                                         pool_loader_cfg, score_indices,
                                         select)
-from al_plugin.engine.export import load_detector
 from .conftest import REPO, run_tool
 from .test_export import ONE_CYCLE, pool_paths
 from .test_resume import _data_root_options

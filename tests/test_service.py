@@ -19,8 +19,8 @@ import pytest
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from al_plugin.engine.image_query import Images, query_images
 from al_plugin.engine.export import load_detector
+from al_plugin.engine.image_query import Images, query_images
 from .conftest import REPO
 from .test_export import ONE_CYCLE
 from .test_resume import _data_root_options

@@ -145,9 +145,9 @@ def main(argv=None):
     import torch
 
     from al_plugin.datasets.pool import read_pool
-    from al_plugin.engine.selection import build_dataset, pool_loader_cfg
     from al_plugin.engine.export import (load_detector, predict_images,
                                          subset_loader, to_coco, write_export)
+    from al_plugin.engine.selection import build_dataset, pool_loader_cfg
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options:

@@ -107,8 +107,8 @@ def main(argv=None):
     # The model stack, once the arguments are known to be good.
     import torch
 
-    from al_plugin.engine.image_query import Images, query_images
     from al_plugin.engine.export import load_detector, write_export
+    from al_plugin.engine.image_query import Images, query_images
     from al_plugin.utils import atomic_write_json
 
     if args.strategy is None:  # a config without a hook: say so at once

@@ -27,7 +27,7 @@ from typing import (Callable, Dict, NamedTuple, Optional, Sequence, Tuple)
 import numpy as np
 from mmengine.dist import all_gather_object, get_dist_info, is_main_process
 from mmengine.model import is_model_wrapper
-from mmengine.registry import FUNCTIONS
+from mmengine.registry import FUNCTIONS, init_default_scope
 from mmengine.runner import Runner
 from mmdet.registry import DATASETS
 
@@ -128,6 +128,14 @@ def build_dataset(cfg):
     if hasattr(dataset, 'full_init'):
         dataset.full_init()
     return dataset
+
+
+def build_pool(cfg):
+    """The pool of the experiment config ``cfg``: its training dataset,
+    fully initialised (no image is read), under the config's default
+    scope."""
+    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    return build_dataset(copy.deepcopy(cfg.train_dataloader.dataset))
 
 
 def build_collate_fn(cfg) -> Callable:

@@ -33,17 +33,16 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
-from mmdet.registry import DATASETS
 
-from al_plugin.evaluation.analysis import check_pool, count_boxes
-from al_plugin.evaluation.curves import AP50_KEYS, first_metric
 from al_plugin.datasets.dataset_tree import (leaf_datasets, map_leaf_configs,
                                              wrapper_configs)
 from al_plugin.datasets.pool import read_pool
+from al_plugin.evaluation.analysis import check_pool, count_boxes
+from al_plugin.evaluation.curves import AP50_KEYS, first_metric
 from al_plugin.utils import atomic_write_json, to_float
 from al_plugin.work_dir import find_cycles, indices_file, load_indices
+from .selection import build_pool
 
 REPORT_FILE = 'validation.json'
 _RUNNER_NAMES = itertools.count()
@@ -263,7 +262,7 @@ def validate_splits(cfg: Config,
     """
     if repeats < 1:
         raise ValueError(f'repeats must be >= 1, got {repeats}')
-    pool = _build_pool(cfg)
+    pool = build_pool(cfg)
     sets = [labeled_set(w, pool, cycle) for w in work_dirs]
     dataset_cfgs = [
         subset_dataset_cfg(cfg.train_dataloader.dataset, pool, s.indices)
@@ -350,12 +349,3 @@ def _earlier_results(path: str, digest: str, metric: Optional[str]
             f'({report["config"]}, metric {report["metric"]}) than '
             f'this one (metric {metric}): give another output folder')
     return runs
-
-
-def _build_pool(cfg: Config):
-    """The fully initialised training dataset of ``cfg`` (the pool)."""
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    pool = DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset))
-    if hasattr(pool, 'full_init'):
-        pool.full_init()
-    return pool

@@ -176,8 +176,8 @@ def run_select(spec: dict, folder: str, progress: ProgressFile) -> dict:
     import torch
     from mmengine.config import Config
 
-    from al_plugin.engine.image_query import Images, query_images
     from al_plugin.engine.export import load_detector, write_export
+    from al_plugin.engine.image_query import Images, query_images
     progress.write(stage='loading', done=0, total=None)
     root = spec['images_root']
     files = pool_files(spec)

@@ -15,13 +15,12 @@ import os.path as osp
 import sys
 
 from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
-from mmengine.utils import import_modules_from_strings
 from terminaltables import AsciiTable
 
 # `projects.<Name>` packages are imported relative to the repository root.
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
+from al_plugin.engine.selection import build_pool  # noqa: E402
 from al_plugin.evaluation.analysis import (  # noqa: E402
     check_pool, find_cycles, load_indices, load_pseudo_label_counts,
     split_summary)
@@ -64,23 +63,6 @@ def load_config(path: str, options=None) -> Config:
         raise ValueError(f'{path}: no train_dataloader.dataset, the pool '
                          'an active-learning experiment splits')
     return cfg
-
-
-def build_pool(cfg: Config):
-    """The training dataset of ``cfg``, fully initialised (no images read).
-    """
-    from mmdet.registry import DATASETS
-    from mmdet.utils import register_all_modules
-
-    # al_plugin's datasets are registered by the import of al_plugin (lazily)
-    register_all_modules(init_default_scope=False)
-    if cfg.get('custom_imports'):
-        import_modules_from_strings(**cfg.custom_imports)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    dataset = DATASETS.build(cfg.train_dataloader.dataset)
-    if hasattr(dataset, 'full_init'):
-        dataset.full_init()
-    return dataset
 
 
 def _percent(fraction) -> str:
