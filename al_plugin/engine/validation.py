@@ -11,10 +11,9 @@ spread over seeds says how far apart two labeled sets must be to differ.
 The plain config must train on the experiment's pool: the same dataset
 config, so that global index ``i`` of ``X_L_<c>.npy`` is the same image
 (:func:`al_plugin.evaluation.analysis.check_pool` checks it). The labeled
-set is cut
-from it by giving every leaf dataset of the config mmengine's ``indices``
-(its local indices of X_L), so the config a validation run dumps into its
-work dir states exactly which images it trained on.
+set is cut from it by giving every leaf dataset of the config mmengine's
+``indices`` (its local indices of X_L), so the config a validation run
+dumps into its work dir states exactly which images it trained on.
 
 Example:
     >>> cfg = Config.fromfile('configs/retinanet_digits.py')

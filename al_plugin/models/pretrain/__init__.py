@@ -11,8 +11,8 @@ detection pool, which is handwriting), and the configs load it with
 Not imported by ``al_plugin`` itself:
 ``from al_plugin.models.pretrain import ...``.
 """
-from .cache import (DEFAULT_CHECKPOINT, cache_root, cached_checkpoint,
-                    ensure_pretrained, record_path, settings_key)
+from .cache import (DEFAULT_CHECKPOINT, cached_checkpoint, ensure_pretrained,
+                    record_path, settings_key)
 from .checkpoint import load_checkpoint, save_checkpoint
 from .glyphs import (CHARSET, GlyphBank, find_font_files, font_dir,
                      render_glyph_bank)
@@ -23,7 +23,7 @@ from .trainer import (BACKBONE, HELD_OUT_FONTS, GlyphClassifier,
 __all__ = [
     'BACKBONE', 'CHARSET', 'DEFAULT_CHECKPOINT', 'HELD_OUT_FONTS',
     'GlyphBank', 'GlyphClassifier', 'GlyphSynthesizer', 'PretrainSettings',
-    'build_backbone', 'cache_root', 'cached_checkpoint', 'ensure_pretrained',
+    'build_backbone', 'cached_checkpoint', 'ensure_pretrained',
     'find_font_files', 'font_dir', 'load_checkpoint', 'record_path',
     'render_glyph_bank', 'save_checkpoint', 'settings_key', 'train_backbone'
 ]

@@ -5,9 +5,8 @@ Like the mmcv wheel of ``tools/setup_env.sh``, the checkpoint lives outside
 the clone, in ``${AL_PLUGIN_CACHE:-${XDG_CACHE_HOME:-~/.cache}/al_plugin}``
 under ``pretrained/glyph_resnet18_tiny-<key>.pth``. The key hashes the
 settings, the source of this package (``al_plugin/models/pretrain/*.py``)
-and the
-versions of the libraries that shape the result, so a change to any of them
-builds a new file. The checkpoint the configs name
+and the versions of the libraries that shape the result, so a change to any
+of them builds a new file. The checkpoint the configs name
 (:data:`DEFAULT_CHECKPOINT`, inside the clone and git-ignored) is a copy,
 with a JSON record beside it (same name, ``.json``) that holds its key.
 """
@@ -100,7 +99,8 @@ def ensure_pretrained(out: str = DEFAULT_CHECKPOINT,
         out (str): Checkpoint to write (what a config names).
         settings (:obj:`PretrainSettings`, optional): Defaults to the
             default settings.
-        cache_dir (str, optional): Defaults to :func:`cache_root`.
+        cache_dir (str, optional): Defaults to
+            :func:`al_plugin.utils.cache_root`.
         use_cache (bool): False trains straight into ``out``.
         force (bool): Train even when a cached or current file exists.
         log (callable): Receives progress lines.
