@@ -3,6 +3,12 @@ import json
 import socket
 
 import numpy as np
+import pytest
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+
+from al_plugin.engine import setup_cpu_distributed, teardown_cpu_distributed
 
 from .conftest import run_tool
 from .test_resume import _data_root_options
@@ -52,3 +58,27 @@ def test_dist_miaod_experiment_two_cpu_ranks(tmp_path, digits_root):
     X_L = [np.load(work_dir / f'X_L_{c}.npy') for c in (0, 1)]
     assert [len(x) for x in X_L] == [8, 12] and set(X_L[0]) < set(X_L[1])
     assert not list(work_dir.rglob('*.tmp'))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='the gloo path is CPU')
+def test_cpu_group_opened_and_closed(monkeypatch):
+    """The group a CPU run opens is closed at its end (a gloo group left to
+    the interpreter's exit aborted a rank now and then), and only that one:
+    a run that opened none closes none."""
+    for key, value in dict(RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
+                           MASTER_PORT=str(_free_port())).items():
+        monkeypatch.setenv(key, value)
+    assert not torch_dist.is_initialized()
+    assert setup_cpu_distributed(Config(dict(launcher='none'))) is False
+    teardown_cpu_distributed(False)
+    cfg = Config(dict(launcher='pytorch'))
+    try:
+        assert setup_cpu_distributed(cfg) is True
+        assert torch_dist.is_initialized()
+        assert torch_dist.get_backend() == 'gloo'
+        assert cfg.model_wrapper_cfg.type == 'CPUDistributedDataParallel'
+        teardown_cpu_distributed(True)
+        assert not torch_dist.is_initialized()
+    finally:
+        if torch_dist.is_initialized():
+            torch_dist.destroy_process_group()

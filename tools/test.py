@@ -13,7 +13,8 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
 from al_plugin.engine import (build_runner,  # noqa: E402
                               check_selection_hooks,
-                              setup_cpu_distributed)
+                              setup_cpu_distributed,
+                              teardown_cpu_distributed)
 
 
 def parse_args():
@@ -60,7 +61,7 @@ def main():
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
 
-    setup_cpu_distributed(cfg)
+    gloo = setup_cpu_distributed(cfg)
     runner = build_runner(cfg, hooks)
 
     if args.out is not None:
@@ -71,6 +72,7 @@ def main():
             DumpDetResults(out_file_path=args.out))
 
     runner.test()
+    teardown_cpu_distributed(gloo)
 
 
 if __name__ == '__main__':

@@ -17,7 +17,8 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 
 from al_plugin.engine import (build_runner,  # noqa: E402
                               check_selection_hooks,
-                              find_resume_checkpoint, setup_cpu_distributed)
+                              find_resume_checkpoint, setup_cpu_distributed,
+                              teardown_cpu_distributed)
 
 
 def parse_args():
@@ -100,10 +101,11 @@ def main():
         cfg.load_from = args.resume
 
     # CPU-only machines: gloo process group + DDP without device_ids
-    setup_cpu_distributed(cfg)
+    gloo = setup_cpu_distributed(cfg)
 
     runner = build_runner(cfg, hooks)
     runner.train()
+    teardown_cpu_distributed(gloo)
 
 
 if __name__ == '__main__':

@@ -6,6 +6,9 @@ model in DDP with ``device_ids``; neither works on a machine without CUDA.
 ``torchrun`` environment *before* the Runner is built (the Runner then skips
 its own ``init_dist``) and selects :class:`CPUDistributedDataParallel`.  With
 CUDA present it does nothing, so GPU runs are stock mmengine.
+:func:`teardown_cpu_distributed` closes that group when the run is done: a
+gloo group left to the interpreter's exit can abort a rank ("terminate called
+without an active exception") while a peer still talks to it.
 """
 import os
 
@@ -70,3 +73,20 @@ def setup_cpu_distributed(cfg: Config) -> bool:
     wrapper['type'] = 'CPUDistributedDataParallel'
     cfg.model_wrapper_cfg = wrapper
     return True
+
+
+def teardown_cpu_distributed(initialised: bool) -> None:
+    """Close the gloo group :func:`setup_cpu_distributed` opened.
+
+    Every rank waits at a barrier first, so no rank tears its connections
+    down while another still sends on them; then the group is destroyed
+    before the interpreter exits (gloo's threads otherwise die in static
+    destruction, which aborts the process now and then).
+
+    Args:
+        initialised (bool): What :func:`setup_cpu_distributed` returned;
+            False (CUDA, no launcher) makes this a no-op.
+    """
+    if initialised and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
