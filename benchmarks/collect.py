@@ -12,7 +12,10 @@ source's machine and date:
   ``pretrained`` (``label_efficiency.py`` on the default pool);
 - ``redundant_pool``: the same keys from the redundant pool of bursts
   (``label_efficiency.py --pool redundant``,
-  ``label_efficiency_redundant.json``).
+  ``label_efficiency_redundant.json``), and there ``duplicate_rate``:
+  strategy -> the mean share of its picks whose burst X_L already held
+  (``selection_content.py`` on that pool,
+  ``selection_content_redundant.json``).
 
 A benchmark not run yet leaves its keys out and is listed under
 ``missing``.
@@ -47,6 +50,30 @@ NESTED = {
                                    KEYS['label_efficiency']),
 }
 
+#: source -> (the key it goes under, its key, how it is read from the file):
+#: a figure a benchmark's file holds per strategy, not as a top-level key
+DERIVED = {
+    'selection_content_redundant':
+    ('redundant_pool', 'duplicate_rate',
+     lambda data: {name: stats['mean']['duplicate_rate']
+                   for name, stats in data['strategies'].items()}),
+}
+
+
+def _read(results_dir: str, source: str, out: dict):
+    """The source's json, its origin noted in ``out``; None (and the source
+    listed as missing) when the benchmark has not run."""
+    path = osp.join(results_dir, f'{source}.json')
+    if not osp.exists(path):
+        out['missing'].append(source)
+        return None, path
+    with open(path) as f:
+        data = json.load(f)
+    out['sources'][source] = dict(
+        file=osp.relpath(path, ROOT), machine=data.get('machine'),
+        date=data.get('date'))
+    return data, path
+
 
 def collect(results_dir: str = RESULTS) -> dict:
     out = dict(machine=machine(), date=datetime.date.today().isoformat(),
@@ -54,21 +81,24 @@ def collect(results_dir: str = RESULTS) -> dict:
     sources = [(source, None, keys) for source, keys in KEYS.items()] + \
         [(source, under, keys) for source, (under, keys) in NESTED.items()]
     for source, under, keys in sources:
-        path = osp.join(results_dir, f'{source}.json')
-        if not osp.exists(path):
-            out['missing'].append(source)
+        data, path = _read(results_dir, source, out)
+        if data is None:
             continue
-        with open(path) as f:
-            data = json.load(f)
         target = out if under is None else out.setdefault(under, {})
         for key in keys:
             if key not in data:
                 raise KeyError(f'{path}: no {key!r}; run the benchmark '
                                'that writes it again')
             target[key] = data[key]
-        out['sources'][source] = dict(
-            file=osp.relpath(path, ROOT), machine=data.get('machine'),
-            date=data.get('date'))
+    for source, (under, key, read) in DERIVED.items():
+        data, path = _read(results_dir, source, out)
+        if data is None:
+            continue
+        try:
+            out.setdefault(under, {})[key] = read(data)
+        except (KeyError, TypeError) as e:
+            raise KeyError(f'{path}: no {key!r} ({e!r}); run the benchmark '
+                           'that writes it again') from None
     return out
 
 

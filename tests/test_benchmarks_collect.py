@@ -19,7 +19,8 @@ def test_collect_takes_the_keys_and_lists_what_is_missing(tmp_path):
     assert out['train_iter_ratio_r50'] == 1.1
     assert 'other' not in out
     assert out['missing'] == ['selection_scale', 'label_efficiency',
-                              'label_efficiency_redundant']
+                              'label_efficiency_redundant',
+                              'selection_content_redundant']
     assert 'redundant_pool' not in out
     assert out['sources']['cost']['machine'] == 'm'
 
@@ -56,7 +57,8 @@ def test_collect_merges_both_pools(tmp_path):
                 'boxes_per_cycle', 'label_fraction_to_match_random'):
         assert out[key] == out['redundant_pool'][key]
     assert 'runs' not in out and 'runs' not in out['redundant_pool']
-    assert out['missing'] == ['cost', 'selection_scale']
+    assert out['missing'] == ['cost', 'selection_scale',
+                              'selection_content_redundant']
     assert out['sources']['label_efficiency_redundant']['file'].endswith(
         'label_efficiency_redundant.json')
 
@@ -75,4 +77,23 @@ def test_collect_names_a_redundant_file_without_its_keys(tmp_path):
     (tmp_path / 'label_efficiency_redundant.json').write_text(
         json.dumps(dict(map_per_cycle={})))
     with pytest.raises(KeyError, match='label_efficiency_redundant.json'):
+        collect(str(tmp_path))
+
+
+def test_collect_takes_the_duplicate_rate_of_the_redundant_pool(tmp_path):
+    def stats(rate):
+        return dict(mean=dict(images=400.0, duplicate_rate=rate),
+                    per_seed={'0': dict(duplicate_rate=rate)})
+
+    (tmp_path / 'selection_content_redundant.json').write_text(json.dumps(
+        dict(strategies=dict(random=stats(0.67), coreset=stats(0.25)),
+             machine='m', date='d')))
+    out = collect(str(tmp_path))
+    assert out['redundant_pool']['duplicate_rate'] == dict(random=0.67,
+                                                           coreset=0.25)
+    assert 'selection_content_redundant' not in out['missing']
+    # a file of another shape is named, not half-read
+    (tmp_path / 'selection_content_redundant.json').write_text(json.dumps(
+        dict(strategies=dict(random=dict(mean=dict(images=400.0))))))
+    with pytest.raises(KeyError, match='selection_content_redundant.json'):
         collect(str(tmp_path))
