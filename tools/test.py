@@ -72,6 +72,7 @@ def main():
             DumpDetResults(out_file_path=args.out))
 
     runner.test()
+    del runner  # DDP holds the gloo group: free it before closing it
     teardown_cpu_distributed(gloo)
 
 

@@ -105,6 +105,7 @@ def main():
 
     runner = build_runner(cfg, hooks)
     runner.train()
+    del runner  # DDP holds the gloo group: free it before closing it
     teardown_cpu_distributed(gloo)
 
 

