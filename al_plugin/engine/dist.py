@@ -8,7 +8,7 @@ its own ``init_dist``) and selects :class:`CPUDistributedDataParallel`.  With
 CUDA present it does nothing, so GPU runs are stock mmengine.
 :func:`teardown_cpu_distributed` closes that group when the run is done: a
 gloo group left to the interpreter's exit can abort a rank ("terminate called
-without an active exception") while a peer still talks to it.
+without an active exception") as its worker threads die in static destruction.
 """
 import gc
 import os
